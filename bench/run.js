@@ -1,0 +1,139 @@
+// npm run bench [-- --duration N] [--only a,b] [--warmup N] [--connections N] [--tool wrk|autocannon]
+// Runs each server alone, one after another (start, warm up, measure, stop),
+// so they never compete for the 2 cores with each other.
+import path from 'node:path';
+import os from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { installSignalHandlers, onCleanup, runCleanup, isAborting } from './cleanup.js';
+import { chooseLoadTool, runLoad } from './load.js';
+import { ROOT, StartError } from './servers.js';
+import { handlerPath, EXAMPLE_APP } from './peers/handler.js';
+import { scenarios, selectScenarios, BASELINE } from './scenarios.js';
+import { machineInfo, printMachine, printTable, writeJson } from './report.js';
+
+const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
+
+function positiveInt(name, value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string', default: '2' },
+      connections: { type: 'string', default: '50' },
+      only: { type: 'string' },
+      tool: { type: 'string', default: 'wrk' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--connections N] [--only ${scenarios.map((s) => s.id).join(',')}] [--tool wrk|autocannon]
+env BENCH_DURATION sets the default duration (10 s).`);
+    process.exit(0);
+  }
+  if (!['wrk', 'autocannon'].includes(values.tool)) throw new Error(`--tool must be wrk or autocannon`);
+  return {
+    duration: positiveInt('duration', values.duration ?? process.env.BENCH_DURATION ?? 10),
+    warmup: positiveInt('warmup', values.warmup),
+    connections: positiveInt('connections', values.connections),
+    only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
+    tool: values.tool,
+  };
+}
+
+async function measure(scenario, ctx, opts, tool) {
+  const row = { id: scenario.id, name: scenario.name, notes: [] };
+  console.error(`-> ${scenario.name}: starting`);
+  let server;
+  try {
+    server = await scenario.start(ctx);
+  } catch (err) {
+    if (!(err instanceof StartError)) throw err;
+    row.error = err.message;
+    console.error(`   ${err.message}`);
+    if (err.output) console.error(err.output.replace(/^/gm, '   | '));
+    return row;
+  }
+  try {
+    row.notes.push(...(server.notes ?? []));
+    if (server.status !== 200) row.notes.push(`readiness probe got HTTP ${server.status}`);
+    const url = `http://127.0.0.1:${server.port}/`;
+    console.error(`   warm-up ${opts.warmup} s, then ${opts.duration} s on ${url}`);
+    await runLoad(tool, { url, durationSec: opts.warmup, connections: opts.connections });
+    Object.assign(row, await runLoad(tool, { url, durationSec: opts.duration, connections: opts.connections }));
+    if (row.errors) row.notes.push(`${row.errors} socket errors`);
+    if (row.non2xx) row.notes.push(`${row.non2xx} non-2xx responses`);
+  } catch (err) {
+    row.error = `${scenario.name}: load failed: ${err.message}`;
+  } finally {
+    await server.stop();
+  }
+  if (scenario.after) row.notes.push(await scenario.after(ctx));
+  if (!isAborting()) console.error(row.error ? `   ${row.error}` : `   ${Math.round(row.rps)} req/s`);
+  return row;
+}
+
+async function main() {
+  installSignalHandlers();
+  let opts, selected;
+  try {
+    opts = options();
+    selected = selectScenarios(opts.only);
+  } catch (err) {
+    console.error(`bench: ${err.message} (see --help)`);
+    return 2;
+  }
+  if (Number(process.versions.node.split('.')[0]) < 24) {
+    console.error(`warning: running on Node ${process.version}; the repo pins node@24 (use \`npm run bench\` or \`npx node bench/run.js\`)`);
+  }
+
+  const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'keel-bench-'));
+  onCleanup(() => rm(tmpDir, { recursive: true, force: true }));
+
+  const tool = await chooseLoadTool(opts.tool);
+  const handler = handlerPath();
+  const handlerLabel = path.relative(ROOT, handler) + (handler === EXAMPLE_APP ? '' : ' (stand-in: examples/hello/app.ts not found)');
+  const machine = machineInfo(tool);
+  printMachine(machine, { ...opts, handlerLabel });
+
+  const ctx = { tmpDir, handler };
+  const rows = [];
+  for (const scenario of selected) {
+    if (isAborting()) break;
+    rows.push(await measure(scenario, ctx, opts, tool));
+  }
+
+  const base = rows.find((r) => r.id === BASELINE && !r.error);
+  for (const r of rows) r.ratio = base && !r.error ? r.rps / base.rps : null;
+
+  if (isAborting()) return 130;
+  console.log('');
+  printTable(rows);
+  await writeJson(RESULTS, {
+    date: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine,
+    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, threads: tool.name === 'wrk' ? 1 : undefined },
+    handler: path.relative(ROOT, handler),
+    baseline: BASELINE,
+    results: rows,
+  });
+  console.log(`\nresults written to ${path.relative(process.cwd(), RESULTS)}`);
+  return rows.some((r) => r.error) ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  // After Ctrl-C, failures are just servers being torn down under the run.
+  if (!isAborting()) console.error(`bench: ${err.stack ?? err}`);
+} finally {
+  await runCleanup();
+}
+process.exit(isAborting() && code !== 0 ? 130 : code);

@@ -1,0 +1,129 @@
+// Start/stop for each peer. A start resolves to { port, stop() } once the
+// server answers HTTP, or throws StartError carrying the server's output tail.
+import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { spawnGroup, stopGroup, killGroup, groupAlive, run, waitUntil, lastLines } from './proc.js';
+import { freePort, waitForHttp, waitForPortFree } from './net.js';
+import { onCleanup } from './cleanup.js';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const PEERS = path.join(ROOT, 'bench', 'peers');
+const READY_MS = 15_000;
+
+export class StartError extends Error {
+  constructor(message, output) {
+    super(message);
+    this.output = output;
+  }
+}
+
+// Stack frames crowd out the message; keep the lines a person needs.
+function fail(label, detail) {
+  const lines = (detail || '(no output)').split('\n').filter((l) => l.trim() && !/^\s+at /.test(l));
+  let text = lines.slice(-6).join(' | ').replace(/\s+/g, ' ');
+  if (text.length > 240) text = `...${text.slice(-237)}`;
+  return new StartError(`${label}: failed to start: ${text}`, lastLines(detail || '', 20));
+}
+
+// Children get the same node binary as the harness (the pinned node@24), first
+// on PATH too, so anything that re-execs `node` (PM2's daemon) stays on it.
+function childEnv(extra) {
+  const bin = path.dirname(process.execPath);
+  return { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, ...extra };
+}
+
+// Shared by every peer that is a plain long-running process group.
+async function startGroup(label, args, env) {
+  const port = await freePort();
+  const proc = spawnGroup(process.execPath, args(port), { cwd: ROOT, env: childEnv({ ...env, PORT: String(port) }) });
+  const status = await waitForHttp(port, { timeoutMs: READY_MS, isDead: () => proc.exitStatus !== null });
+  if (status === null) {
+    const why = proc.exitStatus ? '' : `not answering HTTP on 127.0.0.1:${port} after ${READY_MS / 1000} s\n`;
+    await stopGroup(proc);
+    throw fail(label, why + proc.tail());
+  }
+  let stopping;
+  return {
+    port,
+    status,
+    stop: () => (stopping ??= stopGroup(proc).then(() => waitForPortFree(port))),
+  };
+}
+
+export function startNodeCluster({ handler, workers }) {
+  return startGroup('node:cluster', () => [path.join(PEERS, 'node-cluster.js')], {
+    BENCH_HANDLER: handler,
+    WORKERS: String(workers),
+  });
+}
+
+// keel always serves examples/hello/app.ts: that is the file it exists to run.
+export async function startKeel({ workers, accessLog }) {
+  // bin/keel.js loads the compiled CLI; measuring a stale or missing build would mislead.
+  if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
+    throw new StartError('keel: failed to start: dist/cli/main.js not found; run `npm run build` first');
+  }
+  return startGroup('keel', (port) => [
+    path.join(ROOT, 'bin', 'keel.js'),
+    'serve', 'examples/hello/app.ts',
+    '--workers', String(workers),
+    '--bind', `127.0.0.1:${port}`,
+    '--admin', 'off',
+    '--access-logfile', accessLog ?? 'off',
+  ]);
+}
+
+// PM2 runs a detached daemon that outlives its CLI, so it is stopped with
+// `pm2 kill` against a private PM2_HOME (never the user's ~/.pm2), with a kill
+// of the daemon's process group as the fallback.
+export async function startPm2({ handler, workers, tmpDir }) {
+  const port = await freePort();
+  const home = path.join(tmpDir, 'pm2-home');
+  const env = childEnv({ PM2_HOME: home, PORT: String(port), BENCH_HANDLER: handler });
+  const pm2 = (...args) => run(process.execPath, [path.join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2'), ...args], { env, cwd: ROOT, timeoutMs: 30_000 });
+  let daemonPid = null;
+  const readDaemonPid = async () => {
+    daemonPid ??= Number(await readFile(path.join(home, 'pm2.pid'), 'utf8').catch(() => '')) || null;
+    return daemonPid;
+  };
+  let stopping;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await readDaemonPid();
+      await pm2('kill');
+      if (daemonPid && groupAlive(daemonPid)) {
+        killGroup(daemonPid, 'SIGKILL');
+        await waitUntil(() => !groupAlive(daemonPid), 5000);
+      }
+      await waitForPortFree(port);
+      unregister();
+    })());
+  const unregister = onCleanup(stop, () => daemonPid && killGroup(daemonPid, 'SIGKILL'));
+
+  const started = await pm2('start', path.join(PEERS, 'pm2-app.cjs'), '-i', String(workers), '--name', 'keel-bench-pm2');
+  await readDaemonPid();
+  const status = started.ok ? await waitForHttp(port, { timeoutMs: READY_MS }) : null;
+  // Ready means every instance is listening, not just the first one up.
+  let online = [];
+  const allOnline = status !== null && (await waitUntil(async () => {
+    const { stdout } = await pm2('jlist');
+    try {
+      online = JSON.parse(stdout).filter((p) => p.pm2_env?.status === 'online');
+    } catch {}
+    return online.length >= workers;
+  }, READY_MS, 250));
+  if (!allOnline) {
+    const logs = await pm2('logs', '--nostream', '--lines', '20');
+    await stop();
+    throw fail('pm2', [started.stdout, started.stderr, logs.stdout, logs.stderr].join('\n'));
+  }
+  // Worth showing: PM2 picks its own interpreter unless told, and should match ours.
+  const versions = [...new Set(online.map((p) => p.pm2_env?.node_version))];
+  return { port, status, stop, notes: [`PM2 ${pm2Version()}, instances on Node ${versions.join(', ')}`] };
+}
+
+function pm2Version() {
+  return JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'pm2', 'package.json'), 'utf8')).version;
+}

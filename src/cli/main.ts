@@ -1,0 +1,33 @@
+/**
+ * The CLI entry: parse, dispatch, and turn every expected failure into one line and its exit status.
+ */
+import { CommanderError } from 'commander';
+import { EXIT, isKeelError } from '../errors.js';
+import { buildProgram } from './program.js';
+import { serve } from './serve.js';
+import { KEEL_VERSION } from './version.js';
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`keel: ${message}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram(KEEL_VERSION);
+  const serveCommand = program.commands.find((c) => c.name() === 'serve')!;
+  serveCommand.action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
+    await serve({ appArg: app ?? null, cli: options });
+  });
+  program.configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `keel: ${text.slice(7)}` : text) });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(EXIT.ok);
+      // commander already printed its message; usage errors share the config errors' status.
+      process.exit(EXIT.usage);
+    }
+    if (isKeelError(err)) fail(err.message, err.exitCode);
+    fail(`unexpected error: ${(err as Error)?.stack ?? String(err)}`, EXIT.failure);
+  }
+}

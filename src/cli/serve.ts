@@ -1,0 +1,91 @@
+/**
+ * `keel serve APP`: resolve and check the config, check the addresses are free, then hand over to
+ * the arbiter. Any failure before that is one clear line and exit status 2.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { renderConfig } from '../config/print-config.js';
+import { type ResolvedConfig, resolveConfig } from '../config/resolve.js';
+import { keelError } from '../errors.js';
+import { createAccessFormatter } from '../observe/access-log-format.js';
+import { createErrorLog, flushErrorLog, reopenErrorLog } from '../observe/error-log.js';
+import { startAdminServer } from '../supervisor/admin-server.js';
+import { Arbiter } from '../supervisor/arbiter.js';
+import { renderBanner } from '../supervisor/banner.js';
+import { checkBindable } from '../supervisor/bind-check.js';
+import { resolvePrivileges } from '../supervisor/privileges.js';
+import { KEEL_VERSION } from './version.js';
+
+export interface ServeInput {
+  readonly appArg: string | null;
+  readonly cli: Record<string, string | string[] | boolean>;
+}
+
+/** Checks that need more than one setting, or more than the value itself. */
+function checkServeConfig(config: ResolvedConfig): void {
+  if (!config.app) throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options] (see keel serve --help)' });
+  if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
+    throw keelError('KEEL_ERR_CONFIG_VALUE', {
+      setting: '--access-logformat',
+      value: config.accessLogformat,
+      allowed: 'combined, json, or Gunicorn atoms such as %(h)s %(r)s %(s)s %(b)s %(a)s %({header}i)s',
+    });
+  }
+}
+
+export async function serve(input: ServeInput): Promise<void> {
+  const load = (): Promise<ResolvedConfig> => resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd() });
+  const config = await load();
+  if (config.printConfig) {
+    process.stdout.write(renderConfig(config));
+    return;
+  }
+  checkServeConfig(config);
+  const privileges = resolvePrivileges(config.user, config.group);
+  for (const bind of config.bind) await checkBindable(bind, '--bind');
+  if (config.admin) await checkBindable(config.admin, '--admin');
+
+  const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'primary' });
+  if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
+  let admin: Server | null = null;
+
+  const arbiter = new Arbiter(config, {
+    log,
+    privileges,
+    reloadConfig: async () => {
+      const next = await load();
+      checkServeConfig(next);
+      return next;
+    },
+    onReopenLogs: reopenErrorLog,
+    onFirstReady: (workers) => {
+      const first = workers[0];
+      process.stderr.write(renderBanner(config, KEEL_VERSION, first?.shape ?? '?', first?.addresses ?? config.bind.map((b) => b.text)));
+      log.info({ workers: workers.length, addresses: first?.addresses }, 'keel is serving');
+    },
+    onExit: (code, failure) => {
+      if (failure) {
+        process.stderr.write(`keel: ${failure}\n`);
+        if (config.errorLogfile !== '-') log.fatal(failure);
+      } else {
+        log.info('keel stopped');
+      }
+      admin?.close();
+      if (config.pid) {
+        try {
+          unlinkSync(config.pid);
+        } catch {
+          // already removed
+        }
+      }
+      flushErrorLog();
+      process.exit(code);
+    },
+  });
+  if (config.admin) {
+    admin = await startAdminServer(config.admin, { ready: () => arbiter.isReady(), describe: () => arbiter.describe() }).catch((err: Error) => {
+      throw keelError('KEEL_ERR_BIND_FAILED', { setting: '--admin', address: config.admin!.text, reason: err.message });
+    });
+  }
+  arbiter.start();
+}

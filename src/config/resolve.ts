@@ -1,0 +1,127 @@
+/**
+ * Resolution: flags > KEEL_* env > config file > defaults, into one deep-frozen ResolvedConfig.
+ * This module and its neighbours are the only code that reads argv, env or files for settings.
+ */
+import { keelError } from '../errors.js';
+import { type AppSpec, parseAppSpec } from './app-spec.js';
+import { findConfigFile, loadConfigFile } from './config-file.js';
+import { buildEnvironment, secretValues, type Environment } from './environment.js';
+import { type ResolvedSettings, type Setting, type SettingKey, defaultOf, envName, settings } from './settings.js';
+import { ValueError } from './value-types.js';
+
+export type Source = 'default' | 'config file' | 'env' | 'flag';
+
+export interface ResolvedConfig extends ResolvedSettings {
+  readonly app: AppSpec | null;
+  readonly cwd: string;
+  readonly configFile: string | null;
+  /** The environment workers get: real env over env files, NODE_ENV defaulting to production. */
+  readonly env: Environment;
+  /** Values redacted from every log line. */
+  readonly secrets: readonly string[];
+  readonly sources: Readonly<Record<SettingKey, Source>>;
+}
+
+export interface ResolveInput {
+  /** Raw values from the command line, by setting key: a string, a list for repeatable flags, true for switches. */
+  readonly cli: Readonly<Partial<Record<string, string | string[] | boolean>>>;
+  readonly appArg: string | null;
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** Config-file keys people reach for that keel spells differently. */
+const RENAMED: Readonly<Record<string, string>> = {
+  port: 'bind (e.g. "127.0.0.1:8000")',
+  host: 'bind (e.g. "127.0.0.1:8000")',
+  listen: 'bind',
+  keepalive: 'keepAlive',
+  accesslog: 'accessLogfile',
+  errorlog: 'errorLogfile',
+  loglevel: 'logLevel',
+  threads: 'workers',
+  instances: 'workers',
+};
+
+const byKey = new Map<string, Setting<string, unknown>>(settings.map((s) => [s.key, s as Setting<string, unknown>]));
+
+function normalise(name: string): string {
+  return name.replace(/[-_]/g, '').toLowerCase();
+}
+
+function checkFileKeys(values: Record<string, unknown>, where: string): void {
+  for (const key of Object.keys(values)) {
+    if (key === 'app') continue;
+    const entry = byKey.get(key);
+    if (entry && !entry.cliOnly) continue;
+    const renamed = RENAMED[normalise(key)];
+    if (renamed) throw keelError('KEEL_ERR_CONFIG_REMOVED', { where, key, replacement: renamed });
+    const near = settings.find((s) => normalise(s.key) === normalise(key));
+    throw keelError('KEEL_ERR_CONFIG_UNKNOWN', {
+      where,
+      key,
+      hint: near ? `did you mean ${near.key}?` : entry?.cliOnly ? 'it is only a command-line flag' : 'see docs/settings.md',
+    });
+  }
+}
+
+function parseValue(entry: Setting<string, unknown>, raw: unknown, source: string): unknown {
+  try {
+    return entry.type.parse(raw);
+  } catch (err) {
+    if (!(err instanceof ValueError)) throw err;
+    throw keelError('KEEL_ERR_CONFIG_VALUE', { setting: source, value: Array.isArray(raw) ? raw.join(',') : String(raw), allowed: entry.type.allowed });
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
+}
+
+export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
+  const { cli, cwd } = input;
+  const configPath = findConfigFile(typeof cli.config === 'string' ? cli.config : null, cwd);
+  const file = configPath ? await loadConfigFile(configPath) : null;
+  const fileName = configPath ? configPath.slice(cwd.length + 1) || configPath : '';
+  if (file) checkFileKeys(file.values, fileName);
+
+  const resolveOne = (entry: Setting<string, unknown>, env: NodeJS.ProcessEnv): [unknown, Source] => {
+    const fromCli = cli[entry.key];
+    if (fromCli !== undefined) return [parseValue(entry, fromCli, `--${entry.flag}`), 'flag'];
+    const fromEnv = entry.cliOnly ? undefined : env[envName(entry)];
+    if (fromEnv !== undefined && fromEnv !== '') return [parseValue(entry, fromEnv, envName(entry)), 'env'];
+    if (file && !entry.cliOnly && file.values[entry.key] !== undefined) {
+      return [parseValue(entry, file.values[entry.key], `${fileName}: ${entry.key}`), 'config file'];
+    }
+    return [defaultOf(entry), 'default'];
+  };
+
+  // Env files may themselves set KEEL_* values, so they are loaded first, from the real environment's view.
+  const [envFiles] = resolveOne(byKey.get('envFile')!, input.env) as [string[], Source];
+  const env = buildEnvironment(input.env, envFiles, cwd);
+  env.NODE_ENV ??= 'production';
+
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, Source> = {};
+  for (const entry of settings as readonly Setting<string, unknown>[]) {
+    [values[entry.key], sources[entry.key]] = resolveOne(entry, env);
+  }
+
+  const appText = input.appArg ?? (typeof file?.values.app === 'string' ? file.values.app : null);
+  const appBase = input.appArg || !configPath ? cwd : configPath.slice(0, configPath.length - fileName.length) || cwd;
+  const app = appText ? parseAppSpec(appText, appBase) : null;
+
+  return deepFreeze({
+    ...(values as unknown as ResolvedSettings),
+    app,
+    cwd,
+    configFile: configPath,
+    env,
+    secrets: secretValues(env),
+    sources: sources as Record<SettingKey, Source>,
+  });
+}

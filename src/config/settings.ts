@@ -1,0 +1,330 @@
+/**
+ * The settings table: the single source of truth for every option keel has.
+ * The CLI parser, KEEL_* env parsing, config-file validation, the defineConfig types,
+ * --print-config, error messages and docs/settings.md are all derived from it.
+ * Names follow Gunicorn's where Gunicorn has the setting.
+ */
+import { availableParallelism } from 'node:os';
+import {
+  type BindAddress,
+  type ValueType,
+  bindAddress,
+  boolean,
+  bytes,
+  integer,
+  ipRange,
+  listOf,
+  oneOf,
+  optionalBindAddress,
+  optionalText,
+  seconds,
+  text,
+} from './value-types.js';
+
+export interface Setting<K extends string, T> {
+  /** The config-file key and the ResolvedConfig property. */
+  readonly key: K;
+  /** Long flag without dashes; the env var is KEEL_ plus this in upper snake case. */
+  readonly flag: string;
+  readonly short?: string;
+  readonly type: ValueType<T>;
+  /** A value, or a function of nothing for defaults that depend on the machine. */
+  readonly default: T | (() => T);
+  /** Shown in docs instead of a machine-dependent default. */
+  readonly defaultText?: string;
+  readonly help: string;
+  readonly section: 'server' | 'workers' | 'limits' | 'proxy' | 'logging' | 'process' | 'config';
+  /** Repeatable on the command line (values accumulate). */
+  readonly repeatable?: boolean;
+  /** A flag that takes no value. */
+  readonly switch?: boolean;
+  /** Values are hidden in --print-config and logs. */
+  readonly secret?: boolean;
+  /** Only on the command line, not in env or config files. */
+  readonly cliOnly?: boolean;
+}
+
+function setting<const K extends string, T>(entry: Setting<K, T>): Setting<K, T> {
+  return entry;
+}
+
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const settings = [
+  // server
+  setting({
+    key: 'bind',
+    flag: 'bind',
+    short: 'b',
+    type: listOf(bindAddress(8000), 'HOST:PORT, [IPv6]:PORT or unix:/path (repeatable)'),
+    default: [{ kind: 'tcp', host: '127.0.0.1', port: 8000, text: '127.0.0.1:8000' } as BindAddress],
+    repeatable: true,
+    help: 'Address to listen on. Loopback unless told otherwise; a public address without TLS starts with a warning.',
+    section: 'server',
+  }),
+  setting({
+    key: 'admin',
+    flag: 'admin',
+    type: optionalBindAddress(9000),
+    default: { kind: 'tcp', host: '127.0.0.1', port: 9000, text: '127.0.0.1:9000' } as BindAddress,
+    help: 'Admin listener for /healthz and /readyz, or off.',
+    section: 'server',
+  }),
+  setting({
+    key: 'keepAlive',
+    flag: 'keep-alive',
+    type: seconds(0, 3600),
+    default: 75,
+    help: 'Seconds an idle keep-alive connection stays open. Longer than common load balancers\' idle timeouts (60 s), so they never reuse a connection keel just closed.',
+    section: 'server',
+  }),
+  setting({
+    key: 'proxyProtocol',
+    flag: 'proxy-protocol',
+    type: boolean(),
+    default: false,
+    switch: true,
+    help: 'Expect the PROXY protocol (v1 or v2) header from a load balancer on every connection.',
+    section: 'proxy',
+  }),
+  setting({
+    key: 'forwardedAllowIps',
+    flag: 'forwarded-allow-ips',
+    type: listOf(ipRange()),
+    default: ['127.0.0.1', '::1'],
+    help: 'Peers trusted to set X-Forwarded-For, X-Forwarded-Proto and Forwarded. * trusts everyone (only behind a proxy you control).',
+    section: 'proxy',
+  }),
+  // workers
+  setting({
+    key: 'workers',
+    flag: 'workers',
+    short: 'w',
+    type: integer(1, 1024),
+    default: () => availableParallelism(),
+    defaultText: 'the number of CPUs available',
+    help: 'Number of worker processes.',
+    section: 'workers',
+  }),
+  setting({
+    key: 'timeout',
+    flag: 'timeout',
+    short: 't',
+    type: seconds(0, 86_400),
+    default: 30,
+    help: 'A worker whose event loop does not answer heartbeats for this long is killed and replaced. 0 turns it off.',
+    section: 'workers',
+  }),
+  setting({
+    key: 'gracefulTimeout',
+    flag: 'graceful-timeout',
+    type: seconds(0, 86_400),
+    default: 30,
+    help: 'How long a draining worker may finish in-flight requests before it is killed.',
+    section: 'workers',
+  }),
+  setting({
+    key: 'shutdownDelay',
+    flag: 'shutdown-delay',
+    type: seconds(0, 3600),
+    default: 0,
+    help: 'On TERM/INT, keep serving this long after /readyz turns 503, so a load balancer stops sending traffic first.',
+    section: 'workers',
+  }),
+  setting({
+    key: 'maxRequests',
+    flag: 'max-requests',
+    type: integer(0, 1_000_000_000),
+    default: 0,
+    help: 'Recycle a worker gracefully after this many requests. 0 turns it off.',
+    section: 'workers',
+  }),
+  setting({
+    key: 'maxRequestsJitter',
+    flag: 'max-requests-jitter',
+    type: integer(0, 1_000_000_000),
+    default: 0,
+    help: 'Add up to this many requests at random to --max-requests, so workers do not all recycle at once.',
+    section: 'workers',
+  }),
+  setting({
+    key: 'maxMemory',
+    flag: 'max-memory',
+    type: bytes(),
+    default: 0,
+    help: 'Recycle a worker gracefully when its resident memory exceeds this size (e.g. 512m). 0 turns it off.',
+    section: 'workers',
+  }),
+  // limits
+  setting({
+    key: 'requestTimeout',
+    flag: 'request-timeout',
+    type: seconds(0, 86_400),
+    default: 60,
+    help: 'A request the app has not answered within this many seconds gets 504 and is logged. 0 turns it off.',
+    section: 'limits',
+  }),
+  setting({
+    key: 'headerTimeout',
+    flag: 'header-timeout',
+    type: seconds(1, 3600),
+    default: 10,
+    help: 'A client must send its request headers within this many seconds (slow-client protection).',
+    section: 'limits',
+  }),
+  setting({
+    key: 'bodyTimeout',
+    flag: 'body-timeout',
+    type: seconds(1, 86_400),
+    default: 60,
+    help: 'A client must send its whole request, body included, within this many seconds.',
+    section: 'limits',
+  }),
+  setting({
+    key: 'maxBody',
+    flag: 'max-body',
+    type: bytes(),
+    default: 1024 * 1024,
+    help: 'Largest request body accepted; larger ones get 413 without being read. 0 means no limit.',
+    section: 'limits',
+  }),
+  setting({
+    key: 'limitRequestLine',
+    flag: 'limit-request-line',
+    type: integer(0, 65_535),
+    default: 4094,
+    help: 'Longest request line (method, URL, protocol) in bytes; longer ones get 414. 0 means the maximum (65535).',
+    section: 'limits',
+  }),
+  setting({
+    key: 'limitRequestFields',
+    flag: 'limit-request-fields',
+    type: integer(1, 32_768),
+    default: 100,
+    help: 'Most header fields in a request; more get 431.',
+    section: 'limits',
+  }),
+  setting({
+    key: 'limitRequestFieldSize',
+    flag: 'limit-request-field-size',
+    type: integer(1, 65_535),
+    default: 8190,
+    help: 'Largest header field (name and value) in bytes; larger ones get 431.',
+    section: 'limits',
+  }),
+  // logging
+  setting({
+    key: 'accessLogfile',
+    flag: 'access-logfile',
+    type: text('a file path, - for stdout, or off'),
+    default: '-',
+    help: 'Where the access log goes: a file path, - for stdout, or off.',
+    section: 'logging',
+  }),
+  setting({
+    key: 'accessLogformat',
+    flag: 'access-logformat',
+    type: text('combined, json, or a Gunicorn-style format such as \'%(h)s "%(r)s" %(s)s\''),
+    default: 'combined',
+    help: 'Access log format: combined (Apache/Nginx, plus duration and request ID), json, or Gunicorn atoms.',
+    section: 'logging',
+  }),
+  setting({
+    key: 'errorLogfile',
+    flag: 'error-logfile',
+    type: text('a file path, or - for stderr'),
+    default: '-',
+    help: 'Where the error log goes: a file path, or - for stderr.',
+    section: 'logging',
+  }),
+  setting({
+    key: 'logLevel',
+    flag: 'log-level',
+    type: oneOf(LOG_LEVELS),
+    default: 'info' as LogLevel,
+    help: 'Least severe level written to the error log.',
+    section: 'logging',
+  }),
+  // process
+  setting({
+    key: 'user',
+    flag: 'user',
+    short: 'u',
+    type: optionalText('a user name or numeric uid'),
+    default: null,
+    help: 'Run workers as this user (keel must start as root).',
+    section: 'process',
+  }),
+  setting({
+    key: 'group',
+    flag: 'group',
+    short: 'g',
+    type: optionalText('a group name or numeric gid'),
+    default: null,
+    help: 'Run workers as this group (keel must start as root).',
+    section: 'process',
+  }),
+  setting({
+    key: 'pid',
+    flag: 'pid',
+    short: 'p',
+    type: optionalText('a file path'),
+    default: null,
+    help: 'Write the primary process ID to this file.',
+    section: 'process',
+  }),
+  // config
+  setting({
+    key: 'config',
+    flag: 'config',
+    short: 'c',
+    type: optionalText('a path to keel.config.ts, .mts, .js, .mjs or .json'),
+    default: null,
+    defaultText: 'keel.config.{ts,mts,js,mjs,json} in the working directory, if present',
+    help: 'Config file to read.',
+    section: 'config',
+    cliOnly: true,
+  }),
+  setting({
+    key: 'envFile',
+    flag: 'env-file',
+    type: listOf(text('a file path'), 'file paths (repeatable)'),
+    default: [] as string[],
+    repeatable: true,
+    help: 'Load environment variables from this file (repeatable); .env in the working directory is loaded when present. The real environment wins.',
+    section: 'config',
+  }),
+  setting({
+    key: 'printConfig',
+    flag: 'print-config',
+    type: boolean(),
+    default: false,
+    switch: true,
+    help: 'Print the effective settings, secrets redacted, and exit.',
+    section: 'config',
+    cliOnly: true,
+  }),
+] as const;
+
+type AnySetting = (typeof settings)[number];
+type ValueOf<S> = S extends Setting<string, infer T> ? T : never;
+
+/** Every setting resolved: what the rest of keel reads. Deep-frozen. */
+export type ResolvedSettings = { readonly [S in AnySetting as S['key']]: ValueOf<S> };
+
+export type SettingKey = AnySetting['key'];
+
+/** The env var that sets a setting: KEEL_ plus its flag in upper snake case. */
+export function envName(entry: { flag: string }): string {
+  return `KEEL_${entry.flag.replace(/-/g, '_').toUpperCase()}`;
+}
+
+export function defaultOf<T>(entry: Setting<string, T>): T {
+  return typeof entry.default === 'function' ? (entry.default as () => T)() : entry.default;
+}
+
+export function showValue<T>(entry: Setting<string, T>, value: T): string {
+  if (value === null) return 'none';
+  return entry.type.show ? entry.type.show(value) : Array.isArray(value) ? value.join(',') : String(value);
+}

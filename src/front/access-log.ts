@@ -1,0 +1,90 @@
+/**
+ * The access-log stage: one line per request when its response closes, however it ended
+ * (answered, timed out, aborted by the client, refused). Registered with a shared function, not a
+ * per-request closure, since this runs for every request.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { AccessFormatter, AccessRecord } from '../observe/access-log-format.js';
+import type { BufferedLogWriter } from '../observe/buffered-log-writer.js';
+import type { Redactor } from '../observe/redact.js';
+import type { InflightRequests } from '../worker/inflight.js';
+import { plainAddress } from './trusted-proxies.js';
+
+export interface AccessLogDeps {
+  readonly format: AccessFormatter | null;
+  readonly writer: BufferedLogWriter | null;
+  readonly redact: Redactor;
+  readonly inflight: InflightRequests;
+  /** Counts finished requests, for --max-requests. */
+  readonly onRequestDone: () => void;
+}
+
+function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | null): number {
+  if (res.req.method === 'HEAD' || res.statusCode === 304 || res.statusCode === 204) return 0;
+  const length = res.getHeader('content-length');
+  if (length !== undefined && res.writableFinished) return Number(length);
+  if (!socket) return -1;
+  const head = (res as ServerResponse & { _header?: string | null })._header;
+  return Math.max(0, socket.bytesWritten - bytesAtStart - (head ? head.length : 0));
+}
+
+export function createAccessLog(deps: AccessLogDeps) {
+  const { format, writer, redact, inflight, onRequestDone } = deps;
+
+  function logResponseClose(this: ServerResponse): void {
+    const req = this.req;
+    const ctx = req.keel;
+    if (!ctx) return;
+    onRequestDone();
+    const loggedByWatchdog = inflight.remove(ctx);
+    if (!format || !writer || loggedByWatchdog) return;
+    const finished = this.writableFinished;
+    const record: AccessRecord = {
+      startTime: ctx.startTime,
+      clientAddress: ctx.clientAddress,
+      method: req.method ?? '-',
+      url: req.url ?? '-',
+      httpVersion: req.httpVersion,
+      status: this.headersSent ? this.statusCode : 0,
+      bytes: bodyBytes(this, ctx.bytesAtStart, req.socket),
+      durationMs: performance.now() - ctx.startMark,
+      requestId: ctx.id,
+      userAgent: req.headers['user-agent'] ?? '',
+      referrer: req.headers.referer ?? '',
+      event: ctx.event || (finished ? '' : 'aborted'),
+      requestHeaders: req.headers,
+      response: this,
+    };
+    writer.write(redact(format(record)));
+  }
+
+  /** A line for a request the parser refused before it became a request. */
+  function logRefusal(socket: Socket, status: number, requestId: string, event: string): void {
+    if (!format || !writer) return;
+    const now = Date.now();
+    writer.write(
+      redact(
+        format({
+          startTime: now,
+          clientAddress: socket.remoteAddress ? plainAddress(socket.remoteAddress) : 'unix',
+          method: '-',
+          url: '-',
+          httpVersion: '1.1',
+          status,
+          bytes: 0,
+          durationMs: 0,
+          requestId,
+          userAgent: '',
+          referrer: '',
+          event,
+        }),
+      ),
+    );
+  }
+
+  return { logResponseClose, logRefusal };
+}
+
+export type AccessLogStage = ReturnType<typeof createAccessLog>;

@@ -1,0 +1,62 @@
+/**
+ * --max-body: a declared Content-Length over the limit gets 413 before any of the body is read; a
+ * chunked body is counted as the parser delivers it and cut off with 413 once it passes the limit.
+ * Either way the connection closes after a short linger, so the rest is never read whole.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { neutralizeResponse, sendErrorPage } from './error-page.js';
+
+/** How long a refused upload may keep sending before the socket is destroyed (Nginx's lingering close). */
+const LINGER_MS = 2000;
+
+const kReceived = Symbol('keel.bodyReceived');
+const kLimit = Symbol('keel.bodyLimit');
+
+function refuse(req: IncomingMessage, res: ServerResponse): void {
+  req.keel!.event = 'body-too-large';
+  const socket = req.socket;
+  if (!res.headersSent) {
+    sendErrorPage(req, res, 413, req.keel!.id, true);
+    neutralizeResponse(res);
+  } else socket.destroy();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * Counting chunked bodies needs to see each chunk before the app does without consuming the
+ * stream for it: the parser hands chunks to req.push, so this request's push is wrapped.
+ */
+function countingPush(this: IncomingMessage & { [kReceived]: number; [kLimit]: number }, chunk: Buffer | null, encoding?: BufferEncoding): boolean {
+  if (chunk !== null) {
+    this[kReceived] += chunk.length;
+    if (this[kReceived] > this[kLimit]) {
+      if (this.keel && this.keel.event !== 'body-too-large') refuse(this, this.keel.res);
+      return false;
+    }
+  }
+  return Object.getPrototypeOf(this).push.call(this, chunk, encoding);
+}
+
+export function createBodyLimit(config: ResolvedConfig) {
+  const limit = config.maxBody;
+  /** Returns true when the request was refused. */
+  return function checkBodyLimit(req: IncomingMessage, res: ServerResponse): boolean {
+    if (limit === 0) return false;
+    const length = req.headers['content-length'];
+    if (length !== undefined) {
+      if (Number(length) > limit) {
+        refuse(req, res);
+        return true;
+      }
+      return false;
+    }
+    if (req.headers['transfer-encoding'] !== undefined) {
+      const counted = req as IncomingMessage & { [kReceived]: number; [kLimit]: number };
+      counted[kReceived] = 0;
+      counted[kLimit] = limit;
+      counted.push = countingPush as IncomingMessage['push'];
+    }
+    return false;
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Requests the parser refuses before any app sees them: malformed or smuggling-prone framing
+ * (conflicting Content-Length/Transfer-Encoding) get 400, a head over the parser's size limit
+ * gets 414 or 431, a client too slow with its headers gets 408. The connection always closes,
+ * and the refusal still gets an access-log line.
+ */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ResolvedConfig } from '../config/resolve.js';
+
+export type LogRefusal = (socket: Socket, status: number, requestId: string, event: string) => void;
+
+function statusFor(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxLine: number): number {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') return 408;
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    const raw = err.rawPacket;
+    const lineEnd = raw ? raw.indexOf('\r\n') : -1;
+    // The parser reports the chunk it choked on: no line end in it, or a first line past the limit, means the request line is the culprit.
+    return lineEnd === -1 || lineEnd >= maxLine ? 414 : 431;
+  }
+  return 400;
+}
+
+export function createClientErrorHandler(config: ResolvedConfig, logRefusal: LogRefusal) {
+  const maxLine = config.limitRequestLine || 65_535;
+  return function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const inResponse = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inResponse?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = statusFor(err, maxLine);
+    const requestId = randomUUID();
+    const body = `${status} ${STATUS_CODES[status]}\n`;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
+    );
+    // Let the answer reach the client before the rest of what it is sending is refused.
+    setTimeout(() => socket.destroy(), 1000).unref();
+    logRefusal(socket, status, requestId, status === 408 ? 'client-timeout' : 'bad-request');
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The front pipeline, assembled in exactly one function, in order. It runs for every request
+ * before the app: everything it needs is computed here, once per worker.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { AdaptedApp } from '../worker/adapters/types.js';
+import type { InflightRequests } from '../worker/inflight.js';
+import type { AccessLogStage } from './access-log.js';
+import { createBodyLimit } from './body-limit.js';
+import type { ErrorBoundary } from './error-boundary.js';
+import { sendErrorPage } from './error-page.js';
+import { createForwardedResolver } from './forwarded.js';
+import { createHeaderLimits } from './header-limits.js';
+import { peerAddressOf } from './proxy-protocol.js';
+import type { RequestContext } from './request-context.js';
+import { pickRequestId } from './request-id.js';
+import { compileTrust } from './trusted-proxies.js';
+
+export interface PipelineDeps {
+  readonly config: ResolvedConfig;
+  readonly app: AdaptedApp;
+  readonly boundary: ErrorBoundary;
+  readonly accessLog: AccessLogStage;
+  readonly inflight: InflightRequests;
+  /** True once the worker drains: responses then carry Connection: close. */
+  readonly isDraining: () => boolean;
+}
+
+const kPeerTrusted = Symbol('keel.peerTrusted');
+
+export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { config, app, boundary, accessLog, inflight, isDraining } = deps;
+  const isTrusted = compileTrust(config.forwardedAllowIps);
+  const resolveClient = createForwardedResolver(isTrusted, 'http');
+  const checkHeaderLimits = createHeaderLimits(config);
+  const checkBodyLimit = createBodyLimit(config);
+  const { logResponseClose } = accessLog;
+
+  return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as Socket & { [kPeerTrusted]?: boolean };
+    const peer = peerAddressOf(socket);
+    // Trust is a property of the connection: decided once per socket, not per request.
+    const peerTrusted = (socket[kPeerTrusted] ??= isTrusted(peer));
+
+    // 1. Client address, scheme and request ID first: every later stage and every log line uses them.
+    const client = resolveClient(req, peer, peerTrusted);
+    const ctx: RequestContext = {
+      id: pickRequestId(req.headers['x-request-id'], client.trustedPeer),
+      clientAddress: client.clientAddress,
+      scheme: client.scheme,
+      startTime: Date.now(),
+      startMark: performance.now(),
+      bytesAtStart: socket.bytesWritten,
+      event: '',
+      slot: -1,
+      req,
+      res,
+    };
+    req.keel = ctx;
+    res.setHeader('x-request-id', ctx.id);
+
+    // 2. In-flight registration and the access-log line, before anything can refuse the request, so every request gets a line.
+    inflight.add(ctx);
+    res.once('close', logResponseClose);
+
+    // 3. Draining: the client learns not to reuse this connection.
+    if (isDraining()) res.shouldKeepAlive = false;
+
+    // 4. Limits the parser does not enforce itself: request line, header count and size, body size.
+    const refused = checkHeaderLimits(req);
+    if (refused !== 0) {
+      ctx.event = 'refused';
+      sendErrorPage(req, res, refused, ctx.id, true);
+      return;
+    }
+    if (checkBodyLimit(req, res)) return;
+
+    // 5. The app, inside the error boundary.
+    boundary.callApp(app, req, res);
+  };
+}

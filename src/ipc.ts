@@ -1,0 +1,62 @@
+/**
+ * The IPC messages between the primary and its workers, typed, with their names in one place.
+ */
+import type { ResolvedConfig } from './config/resolve.js';
+
+export const MSG = {
+  /** primary → worker: the resolved config; the worker boots when it arrives. */
+  config: 'keel:config',
+  /** primary → worker: stop accepting, finish in-flight requests, exit. */
+  drain: 'keel:drain',
+  /** primary → worker: reopen log files (USR1). */
+  reopenLogs: 'keel:reopen-logs',
+  /** worker → primary: the app loaded and the worker listens. */
+  ready: 'keel:ready',
+  /** worker → primary: the app could not be loaded; the worker exits next. */
+  bootFailed: 'keel:boot-failed',
+  /** worker → primary: alive, with counters the primary acts on. */
+  heartbeat: 'keel:heartbeat',
+  /** worker → primary: this worker is going away by itself (uncaught error); start a replacement. */
+  retiring: 'keel:retiring',
+} as const;
+
+export interface ConfigMessage {
+  readonly type: typeof MSG.config;
+  readonly config: ResolvedConfig;
+}
+export interface DrainMessage {
+  readonly type: typeof MSG.drain;
+}
+export interface ReopenLogsMessage {
+  readonly type: typeof MSG.reopenLogs;
+}
+export type ToWorker = ConfigMessage | DrainMessage | ReopenLogsMessage;
+
+export interface ReadyMessage {
+  readonly type: typeof MSG.ready;
+  /** What the app turned out to be: listener, express, koa, fastify, fetch. */
+  readonly shape: string;
+  /** Actual addresses, e.g. after port 0. */
+  readonly addresses: readonly string[];
+}
+export interface BootFailedMessage {
+  readonly type: typeof MSG.bootFailed;
+  readonly code: string;
+  readonly message: string;
+  readonly stack: string;
+  readonly exitCode: number;
+}
+export interface HeartbeatMessage {
+  readonly type: typeof MSG.heartbeat;
+  readonly requests: number;
+  readonly rss: number;
+}
+export interface RetiringMessage {
+  readonly type: typeof MSG.retiring;
+  readonly reason: string;
+}
+export type FromWorker = ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage;
+
+export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;
+}

@@ -1,0 +1,30 @@
+/**
+ * Redaction of secrets from log lines: values of secret-named environment variables, and
+ * passwords inside URLs. Built once per process from the resolved config; applied to every
+ * line keel writes (error log and access log).
+ */
+export const REDACTED = '[REDACTED]';
+
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/?#@\s:"]*:)[^/?#@\s"]+@/gi;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export type Redactor = (line: string) => string;
+
+/** @example createRedactor(['hunter2'])('pw=hunter2') === 'pw=[REDACTED]' */
+export function createRedactor(secrets: readonly string[]): Redactor {
+  // Secrets also appear JSON-escaped inside JSON log lines, so match both spellings.
+  const spellings = new Set<string>();
+  for (const secret of secrets) {
+    spellings.add(secret);
+    spellings.add(JSON.stringify(secret).slice(1, -1));
+  }
+  const pattern = spellings.size ? new RegExp([...spellings].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g') : null;
+  return function redact(line: string): string {
+    let out = pattern ? line.replace(pattern, REDACTED) : line;
+    if (out.includes('://')) out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
+    return out;
+  };
+}

@@ -1,0 +1,417 @@
+/**
+ * The arbiter, as in Gunicorn: the primary's state machine over its workers. Signal handlers only
+ * queue the signal; one loop handles the queue through a table, reaps and logs every exit with its
+ * cause, enforces heartbeats, and brings the workers of the current generation to their target.
+ * It never loads the app, so an app bug cannot take it down.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { EXIT, keelError, type KeelError } from '../errors.js';
+import { type FromWorker, MSG, type ToWorker } from '../ipc.js';
+import type { ErrorLog } from '../observe/error-log.js';
+import type { RetireReason, WorkerRecord } from './worker-record.js';
+
+/** A worker that dies sooner than this after starting counts toward the crash loop. */
+const EARLY_EXIT_MS = 5000;
+/** This many early exits in a row and keel stops, as PM2 stops an app after its restarts run out. */
+const MAX_EARLY_EXITS = 5;
+const MAX_BACKOFF_MS = 10_000;
+/** A worker that has not loaded its app by then is killed. */
+const BOOT_TIMEOUT_MS = 120_000;
+/** Extra time past --graceful-timeout before a draining worker is killed. */
+const KILL_GRACE_MS = 2000;
+
+export type Phase = 'starting' | 'running' | 'reloading' | 'stopping';
+
+export interface ArbiterOptions {
+  readonly log: ErrorLog;
+  readonly privileges: { uid?: number; gid?: number };
+  /** Re-reads flags, env and config files for HUP; throws a KeelError when they are bad. */
+  readonly reloadConfig: () => Promise<ResolvedConfig>;
+  readonly onReopenLogs: () => void;
+  /** Called once, when every worker of the first generation is ready. */
+  readonly onFirstReady: (workers: WorkerRecord[]) => void;
+  /** Called once when keel must stop: the exit status, and a message for the terminal when it failed. */
+  readonly onExit: (code: number, failure: string | null) => void;
+}
+
+type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGTTIN' | 'SIGTTOU';
+export const HANDLED_SIGNALS: readonly SignalName[] = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGTTIN', 'SIGTTOU'];
+
+export class Arbiter {
+  private config: ResolvedConfig;
+  private readonly workers = new Map<number, WorkerRecord>();
+  private target: number;
+  private generation = 0;
+  private phase: Phase = 'starting';
+  private readonly signalQueue: SignalName[] = [];
+  private loopScheduled = false;
+  private earlyExits = 0;
+  private respawnAt = 0;
+  private respawnTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private everReady = false;
+  private exiting = false;
+  private previous: { config: ResolvedConfig; target: number } | null = null;
+
+  private readonly signalHandlers: Record<SignalName, () => void> = {
+    SIGTERM: () => this.stopGracefully('SIGTERM'),
+    SIGINT: () => (this.phase === 'stopping' ? this.stopNow('second SIGINT') : this.stopGracefully('SIGINT')),
+    SIGQUIT: () => this.stopNow('SIGQUIT'),
+    SIGHUP: () => void this.reload(),
+    SIGUSR1: () => this.reopenLogs(),
+    SIGTTIN: () => this.scale(+1),
+    SIGTTOU: () => this.scale(-1),
+  };
+
+  constructor(config: ResolvedConfig, private readonly options: ArbiterOptions) {
+    this.config = config;
+    this.target = config.workers;
+  }
+
+  get log(): ErrorLog {
+    return this.options.log;
+  }
+
+  start(): void {
+    cluster.setupPrimary({
+      exec: fileURLToPath(new URL('../worker/entry.js', import.meta.url)),
+      args: [],
+      silent: false,
+      ...this.options.privileges,
+    });
+    cluster.on('message', (worker, message: FromWorker) => this.onMessage(worker, message));
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    for (const name of HANDLED_SIGNALS) {
+      process.on(name, () => {
+        this.signalQueue.push(name);
+        this.wake();
+      });
+    }
+    this.heartbeatTimer = setInterval(() => this.checkHeartbeats(), 250);
+    this.wake();
+  }
+
+  /** True while every wanted worker is up and nothing is draining keel. */
+  isReady(): boolean {
+    if (this.phase === 'starting' || this.phase === 'stopping') return false;
+    return this.readyServing().length >= this.target;
+  }
+
+  describe(): Record<string, unknown> {
+    return { phase: this.phase, workers: { ready: this.readyServing().length, target: this.target, total: this.workers.size } };
+  }
+
+  private readyServing(): WorkerRecord[] {
+    return [...this.workers.values()].filter((w) => w.state === 'ready' && w.retireReason === null);
+  }
+
+  private wake(): void {
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      this.runLoop();
+    });
+  }
+
+  private runLoop(): void {
+    for (let signal = this.signalQueue.shift(); signal; signal = this.signalQueue.shift()) {
+      this.log.info({ signal }, `received ${signal}`);
+      this.signalHandlers[signal]();
+    }
+    this.maintain();
+  }
+
+  /** Brings the current generation to its target, and retires what the new workers replace. */
+  private maintain(): void {
+    if (this.phase === 'stopping' || this.exiting) return;
+    const current = [...this.workers.values()].filter((w) => w.generation === this.generation && w.retireReason === null && w.state !== 'dead' && w.state !== 'draining');
+    const missing = this.target - current.length;
+    if (missing > 0) {
+      const wait = this.respawnAt - Date.now();
+      if (wait > 0) {
+        this.respawnTimer ??= setTimeout(() => {
+          this.respawnTimer = null;
+          this.wake();
+        }, wait);
+      } else {
+        for (let i = 0; i < missing; i++) this.spawn();
+      }
+    } else if (missing < 0) {
+      const oldestFirst = current.filter((w) => w.state === 'ready').sort((a, b) => a.startedAt - b.startedAt);
+      for (const record of oldestFirst.slice(0, -missing)) this.drain(record, 'scale-down');
+    }
+    const currentReady = current.filter((w) => w.state === 'ready').length >= this.target;
+    if (!currentReady) return;
+    // Old generations and retiring workers leave only once their replacements listen.
+    for (const record of this.workers.values()) {
+      if (record.state !== 'ready') continue;
+      if (record.generation !== this.generation) this.drain(record, 'reload');
+      else if (record.retireReason !== null) this.drain(record, record.retireReason);
+    }
+    if (this.phase === 'reloading') {
+      this.phase = 'running';
+      this.previous = null;
+      this.log.info({ generation: this.generation, workers: this.target }, 'reload complete: new workers serving, old ones draining');
+    }
+    if (this.phase === 'starting') {
+      this.phase = 'running';
+      this.everReady = true;
+      this.options.onFirstReady(current);
+    }
+  }
+
+  private spawn(): void {
+    const jitter = this.config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (this.config.maxRequestsJitter + 1)) : 0;
+    const worker = cluster.fork(this.config.env);
+    const record: WorkerRecord = {
+      worker,
+      pid: worker.process.pid ?? 0,
+      generation: this.generation,
+      startedAt: Date.now(),
+      maxRequests: this.config.maxRequests > 0 ? this.config.maxRequests + jitter : 0,
+      state: 'starting',
+      lastHeartbeat: Date.now(),
+      requests: 0,
+      rss: 0,
+      shape: '',
+      addresses: [],
+      retireReason: null,
+      bootFailure: null,
+      killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
+    };
+    this.workers.set(worker.id, record);
+    this.sendTo(record, { type: MSG.config, config: this.config });
+    this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
+  }
+
+  private sendTo(record: WorkerRecord, message: ToWorker): void {
+    if (record.worker.isConnected()) record.worker.send(message, undefined, () => {});
+  }
+
+  private onMessage(worker: Worker, message: FromWorker): void {
+    const record = this.workers.get(worker.id);
+    if (!record || typeof message !== 'object' || message === null) return;
+    switch (message.type) {
+      case MSG.heartbeat:
+        record.lastHeartbeat = Date.now();
+        record.requests = message.requests;
+        record.rss = message.rss;
+        this.checkRecycling(record);
+        break;
+      case MSG.ready:
+        if (record.killTimer) clearTimeout(record.killTimer);
+        record.killTimer = null;
+        record.state = 'ready';
+        record.shape = message.shape;
+        record.addresses = message.addresses;
+        record.lastHeartbeat = Date.now();
+        this.log.info({ worker_pid: record.pid, generation: record.generation }, 'worker ready');
+        this.wake();
+        break;
+      case MSG.bootFailed:
+        record.bootFailure = { message: message.message, exitCode: message.exitCode, code: message.code };
+        this.log.error({ worker_pid: record.pid, code: message.code, err: { message: message.message, stack: message.stack } }, 'worker failed to boot');
+        break;
+      case MSG.retiring:
+        if (record.retireReason === null) record.retireReason = 'crash';
+        record.state = 'draining';
+        this.armKill(record);
+        this.wake();
+        break;
+    }
+  }
+
+  private checkRecycling(record: WorkerRecord): void {
+    if (record.state !== 'ready' || record.retireReason !== null || this.phase === 'stopping') return;
+    if (record.maxRequests > 0 && record.requests >= record.maxRequests) {
+      record.retireReason = 'max-requests';
+      this.log.info({ worker_pid: record.pid, requests: record.requests }, 'worker reached --max-requests; replacing it');
+    } else if (this.config.maxMemory > 0 && record.rss > this.config.maxMemory) {
+      record.retireReason = 'memory';
+      this.log.warn({ worker_pid: record.pid, rss: record.rss, max: this.config.maxMemory }, 'worker exceeded --max-memory; replacing it');
+    } else {
+      return;
+    }
+    this.wake();
+  }
+
+  private checkHeartbeats(): void {
+    if (this.config.timeout <= 0) return;
+    const heartbeatMs = Math.max(100, Math.min(1000, (this.config.timeout * 1000) / 4));
+    const limit = this.config.timeout * 1000 + heartbeatMs;
+    const now = Date.now();
+    for (const record of this.workers.values()) {
+      if ((record.state === 'ready' || record.state === 'draining') && now - record.lastHeartbeat > limit && record.retireReason !== 'timeout') {
+        record.retireReason = 'timeout';
+        this.log.error({ worker_pid: record.pid, seconds: this.config.timeout }, `WORKER TIMEOUT (pid:${record.pid}): event loop unresponsive; killing it`);
+        this.kill(record, 'SIGKILL', 'timeout');
+        this.wake();
+      }
+    }
+  }
+
+  private drain(record: WorkerRecord, reason: RetireReason): void {
+    if (record.state === 'draining' || record.state === 'dead') return;
+    record.state = 'draining';
+    record.retireReason ??= reason;
+    this.log.info({ worker_pid: record.pid, reason }, 'draining worker');
+    this.sendTo(record, { type: MSG.drain });
+    this.armKill(record);
+  }
+
+  private armKill(record: WorkerRecord): void {
+    if (record.killTimer) clearTimeout(record.killTimer);
+    record.killTimer = setTimeout(() => this.kill(record, 'SIGKILL', 'graceful timeout'), this.config.gracefulTimeout * 1000 + KILL_GRACE_MS);
+  }
+
+  private kill(record: WorkerRecord, signal: NodeJS.Signals, why: string): void {
+    if (record.state === 'dead') return;
+    if (signal === 'SIGKILL' && why !== 'timeout') this.log.warn({ worker_pid: record.pid, why }, 'killing worker');
+    try {
+      process.kill(record.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const record = this.workers.get(worker.id);
+    if (!record) return;
+    this.workers.delete(worker.id);
+    if (record.killTimer) clearTimeout(record.killTimer);
+    const wasDraining = record.state === 'draining';
+    record.state = 'dead';
+    const uptimeMs = Date.now() - record.startedAt;
+    const cause = record.bootFailure
+      ? 'failed to boot'
+      : record.retireReason === 'timeout'
+        ? 'killed after a worker timeout'
+        : signal
+          ? `killed by ${signal}`
+          : `exit code ${code}`;
+    const expected = wasDraining && record.retireReason !== 'crash' && record.retireReason !== 'timeout';
+    const fields = { worker_pid: record.pid, code, signal, reason: record.retireReason ?? 'crash', uptime_s: Math.round(uptimeMs / 100) / 10 };
+    if (expected) this.log.info(fields, `worker exited (${cause})`);
+    else this.log.error(fields, `worker exited unexpectedly (${cause})`);
+
+    if (this.phase === 'stopping') {
+      if (this.workers.size === 0) this.finish(EXIT.ok, null);
+      return;
+    }
+    if (record.bootFailure) return this.onBootFailure(record);
+    if (!expected) this.noteUnexpectedExit(uptimeMs, cause);
+    this.wake();
+  }
+
+  private onBootFailure(record: WorkerRecord): void {
+    const failure = record.bootFailure!;
+    if (!this.everReady) {
+      // The first generation cannot load the app: every worker would fail the same way.
+      return this.fail(failure.exitCode, failure.message);
+    }
+    if (this.phase === 'reloading' && record.generation === this.generation && this.previous) {
+      this.log.error({ err: { message: failure.message } }, 'reload failed: the new version does not boot; the old workers keep serving');
+      this.abandonGeneration();
+      return;
+    }
+    this.noteUnexpectedExit(Date.now() - record.startedAt, failure.message);
+    this.wake();
+  }
+
+  private noteUnexpectedExit(uptimeMs: number, cause: string): void {
+    this.earlyExits = uptimeMs < EARLY_EXIT_MS ? this.earlyExits + 1 : 0;
+    if (this.earlyExits >= MAX_EARLY_EXITS) {
+      const err: KeelError = keelError('KEEL_ERR_BOOT_LOOP', { count: String(this.earlyExits), cause });
+      return this.fail(err.exitCode, err.message);
+    }
+    const backoff = this.earlyExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.earlyExits - 1));
+    this.respawnAt = Date.now() + backoff;
+  }
+
+  private abandonGeneration(): void {
+    for (const record of this.workers.values()) {
+      if (record.generation === this.generation) {
+        record.retireReason = 'reload-failed';
+        this.kill(record, 'SIGKILL', 'reload failed');
+      }
+    }
+    this.generation -= 1;
+    this.config = this.previous!.config;
+    this.target = this.previous!.target;
+    this.previous = null;
+    this.phase = 'running';
+    this.wake();
+  }
+
+  private async reload(): Promise<void> {
+    if (this.phase !== 'running') {
+      this.log.warn({ phase: this.phase }, 'SIGHUP ignored: keel is not in a state to reload');
+      return;
+    }
+    let next: ResolvedConfig;
+    try {
+      next = await this.options.reloadConfig();
+    } catch (err) {
+      this.log.error({ err: { message: (err as Error).message } }, 'reload failed: the new configuration is not valid; keeping the current one');
+      return;
+    }
+    if (this.phase !== 'running') return;
+    this.previous = { config: this.config, target: this.target };
+    this.config = next;
+    this.target = next.workers;
+    this.generation += 1;
+    this.phase = 'reloading';
+    this.log.info({ generation: this.generation, workers: this.target }, 'reloading: starting new workers');
+    this.wake();
+  }
+
+  private reopenLogs(): void {
+    this.options.onReopenLogs();
+    for (const record of this.workers.values()) this.sendTo(record, { type: MSG.reopenLogs });
+  }
+
+  private scale(delta: number): void {
+    this.target = Math.max(1, this.target + delta);
+    this.log.info({ workers: this.target }, delta > 0 ? 'adding a worker (TTIN)' : 'removing a worker (TTOU)');
+  }
+
+  private stopGracefully(why: string): void {
+    if (this.phase === 'stopping') return;
+    this.phase = 'stopping';
+    const delay = this.config.shutdownDelay * 1000;
+    this.log.info({ why, shutdownDelay: this.config.shutdownDelay, gracefulTimeout: this.config.gracefulTimeout }, 'shutting down gracefully');
+    setTimeout(() => {
+      if (this.workers.size === 0) return this.finish(EXIT.ok, null);
+      for (const record of this.workers.values()) this.drain(record, 'shutdown');
+    }, delay);
+  }
+
+  private stopNow(why: string): void {
+    this.phase = 'stopping';
+    this.log.warn({ why }, 'stopping now');
+    if (this.workers.size === 0) return this.finish(EXIT.ok, null);
+    for (const record of this.workers.values()) this.kill(record, 'SIGQUIT', why);
+    setTimeout(() => {
+      for (const record of this.workers.values()) this.kill(record, 'SIGKILL', why);
+      this.finish(EXIT.ok, null);
+    }, 1000).unref();
+  }
+
+  /** Stops everything because keel cannot go on: the first generation failed, or workers crash-loop. */
+  private fail(code: number, message: string): void {
+    this.phase = 'stopping';
+    for (const record of this.workers.values()) this.kill(record, 'SIGKILL', 'keel is stopping');
+    this.finish(code, message);
+  }
+
+  private finish(code: number, failure: string | null): void {
+    if (this.exiting) return;
+    this.exiting = true;
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    this.options.onExit(code, failure);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The start-up banner: version, app, each URL, workers, mode, warnings. One short block on stderr,
+ * so stdout stays a clean access log.
+ */
+import type { ResolvedConfig } from '../config/resolve.js';
+import { isLoopback } from './bind-check.js';
+
+export function startupWarnings(config: ResolvedConfig): string[] {
+  const warnings: string[] = [];
+  for (const bind of config.bind) {
+    if (!isLoopback(bind)) warnings.push(`listening on ${bind.text} without TLS: anyone on the network can read and alter this traffic`);
+  }
+  if (config.admin && !isLoopback(config.admin)) warnings.push(`the admin listener ${config.admin.text} is reachable from the network`);
+  if (config.forwardedAllowIps.includes('*')) warnings.push('--forwarded-allow-ips * lets any client choose the address keel logs and the app sees');
+  if (process.getuid?.() === 0 && !config.user) warnings.push('running as root; use --user to run workers unprivileged');
+  return warnings;
+}
+
+export function renderBanner(config: ResolvedConfig, version: string, shape: string, addresses: readonly string[]): string {
+  const urls = addresses.map((a) => (a.startsWith('unix:') ? a : `http://${a}`));
+  const access = config.accessLogfile === 'off' ? 'off' : `${config.accessLogfile === '-' ? 'stdout' : config.accessLogfile} (${config.accessLogformat.length > 12 ? 'custom' : config.accessLogformat})`;
+  const lines = [
+    `keel ${version} · production mode · primary pid ${process.pid}`,
+    `  app      ${config.app?.text} (${shape})`,
+    ...urls.map((u, i) => `  ${i === 0 ? 'listen ' : '       '}  ${u}`),
+    `  admin    ${config.admin ? `http://${config.admin.text}  (/healthz /readyz)` : 'off'}`,
+    `  workers  ${config.workers}`,
+    `  logs     access → ${access}; errors → ${config.errorLogfile === '-' ? 'stderr' : config.errorLogfile}`,
+    ...startupWarnings(config).map((w) => `  warning  ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,48 @@
+/**
+ * Checks, before any worker starts, that every address keel will listen on is free, so a port
+ * in use is one clear message and exit status 2, not a crash loop of workers. Stale unix sockets
+ * (nobody answering) are removed, as Gunicorn does.
+ */
+import { existsSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import type { BindAddress } from '../config/value-types.js';
+import { keelError } from '../errors.js';
+
+function tryListen(bind: BindAddress & { kind: 'tcp' }): Promise<NodeJS.ErrnoException | null> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err));
+    server.listen({ host: bind.host, port: bind.port, exclusive: true }, () => server.close(() => resolve(null)));
+  });
+}
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export async function checkBindable(bind: BindAddress, setting: string): Promise<void> {
+  if (bind.kind === 'unix') {
+    if (!existsSync(bind.path)) return;
+    if (await socketAnswers(bind.path)) throw keelError('KEEL_ERR_BIND_IN_USE', { address: bind.text });
+    unlinkSync(bind.path);
+    return;
+  }
+  if (bind.port === 0) return;
+  const err = await tryListen(bind);
+  if (!err) return;
+  if (err.code === 'EADDRINUSE') throw keelError('KEEL_ERR_BIND_IN_USE', { address: bind.text });
+  const reason = err.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : err.message;
+  throw keelError('KEEL_ERR_BIND_FAILED', { setting, address: bind.text, reason });
+}
+
+export function isLoopback(bind: BindAddress): boolean {
+  if (bind.kind === 'unix') return true;
+  return bind.host === 'localhost' || bind.host === '::1' || /^127\./.test(bind.host) || bind.host === '::ffff:127.0.0.1';
+}

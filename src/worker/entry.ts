@@ -1,0 +1,4 @@
+// The file the primary forks for each worker.
+import { runWorker } from './main.js';
+
+await runWorker();

@@ -1,0 +1,52 @@
+/**
+ * Loads the user's app in a worker: TypeScript through tsx (no build step), the export named by
+ * the APP spec (default export, then `app`), and a factory called when the spec ends in `()`.
+ * Failures become coded errors so the primary can stop instead of restarting forever.
+ */
+import { pathToFileURL } from 'node:url';
+import type { AppSpec } from '../config/app-spec.js';
+import { keelError } from '../errors.js';
+
+const TYPESCRIPT = /\.(ts|mts|cts)$/;
+
+async function importFile(file: string): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  try {
+    if (TYPESCRIPT.test(file)) {
+      const { register } = await import('tsx/esm/api');
+      register();
+    }
+    return (await import(url)) as Record<string, unknown>;
+  } catch (err) {
+    throw keelError('KEEL_ERR_APP_LOAD', { path: file, reason: describeLoadError(err) }, { cause: err });
+  }
+}
+
+/** The error with the place it happened: the first stack frame in the app, or the parser's location. */
+export function describeLoadError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:') && !line.includes('/node_modules/'));
+  return frame ? `${err.name}: ${err.message}\n${frame}` : `${err.name}: ${err.message}`;
+}
+
+export async function loadApp(spec: AppSpec): Promise<unknown> {
+  const mod = await importFile(spec.file);
+  // A CommonJS module's exports arrive as `default`; its named exports also sit on that object.
+  const cjs = mod.default && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : {};
+  const candidates = spec.exportName ? [spec.exportName] : ['default', 'app'];
+  const name = candidates.find((n) => mod[n] !== undefined || cjs[n] !== undefined);
+  if (!name) {
+    const available = Object.keys(mod).filter((k) => k !== 'module.exports').join(', ');
+    throw keelError('KEEL_ERR_APP_EXPORT', { path: spec.text.split(':')[0], name: spec.exportName ?? 'default or app', available });
+  }
+  const value = mod[name] !== undefined ? mod[name] : cjs[name];
+  if (!spec.factory) return value;
+  if (typeof value !== 'function') {
+    throw keelError('KEEL_ERR_APP_SHAPE', { what: `${name} (called as a factory) is a ${typeof value}, not a function` });
+  }
+  try {
+    return await (value as () => unknown)();
+  } catch (err) {
+    throw keelError('KEEL_ERR_APP_LOAD', { path: spec.file, reason: `${name}() threw: ${describeLoadError(err)}` }, { cause: err });
+  }
+}

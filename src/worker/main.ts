@@ -1,0 +1,141 @@
+/**
+ * A worker process: receives the resolved config, loads the app, builds the front pipeline,
+ * listens on the shared sockets, and serves until told to drain. It keeps no state that matters
+ * beyond a request: it can die at any time and the primary replaces it.
+ */
+import type { ResolvedConfig } from '../config/resolve.js';
+import { isKeelError, EXIT } from '../errors.js';
+import { createAccessLog } from '../front/access-log.js';
+import { createClientErrorHandler } from '../front/client-errors.js';
+import { createErrorBoundary } from '../front/error-boundary.js';
+import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
+import { buildPipeline } from '../front/pipeline.js';
+import { startRequestTimeouts } from '../front/request-timeout.js';
+import { type ConfigMessage, type FromWorker, MSG, isMessage } from '../ipc.js';
+import { createAccessFormatter } from '../observe/access-log-format.js';
+import { BufferedLogWriter } from '../observe/buffered-log-writer.js';
+import { createErrorLog, flushErrorLog, reopenErrorLog, type ErrorLog } from '../observe/error-log.js';
+import { createRedactor } from '../observe/redact.js';
+import { adaptApp } from './adapters/detect.js';
+import { InflightRequests } from './inflight.js';
+import { type Listeners, openListeners } from './listeners.js';
+import { describeLoadError, loadApp } from './load-app.js';
+import { startWatchdog } from './watchdog.js';
+import { WatchdogTable } from './watchdog-table.js';
+
+/** Drain waits this long before closing idle keep-alive connections, so busy clients get a Connection: close answer instead. */
+const IDLE_CLOSE_DELAY_MS = 500;
+
+function send(message: FromWorker): void {
+  if (process.connected) process.send!(message);
+}
+
+function receiveConfig(): Promise<ResolvedConfig> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown): void => {
+      if (!isMessage<ConfigMessage>(message, MSG.config)) return;
+      process.removeListener('message', onMessage);
+      resolve(message.config);
+    };
+    process.on('message', onMessage);
+  });
+}
+
+export async function runWorker(): Promise<void> {
+  // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole process group, so workers ignore it.
+  process.on('SIGINT', () => {});
+  const config = await receiveConfig();
+  const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'worker' });
+  const redact = createRedactor(config.secrets);
+  const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
+  const writer = format ? new BufferedLogWriter(config.accessLogfile) : null;
+  const table = config.timeout > 0 && writer ? new WatchdogTable() : null;
+  const inflight = new InflightRequests(table);
+  const boundary = createErrorBoundary(log);
+
+  const flushLogs = (): void => {
+    writer?.flushSync();
+    flushErrorLog();
+  };
+
+  let app;
+  try {
+    app = await adaptApp(await loadApp(config.app!), boundary.failRequest);
+  } catch (err) {
+    const keelErr = isKeelError(err) ? err : null;
+    send({
+      type: MSG.bootFailed,
+      code: keelErr?.code ?? 'KEEL_ERR_APP_LOAD',
+      message: keelErr ? keelErr.message : `APP: ${config.app!.text} failed to load: ${describeLoadError(err)}`,
+      stack: (err as Error)?.stack ?? '',
+      exitCode: keelErr?.exitCode ?? EXIT.appLoad,
+    });
+    flushLogs();
+    process.exit(keelErr?.exitCode ?? EXIT.appLoad);
+  }
+
+  let draining = false;
+  let requests = 0;
+  const accessLog = createAccessLog({ format, writer, redact, inflight, onRequestDone: () => requests++ });
+  const pipeline = buildPipeline({ config, app, boundary, accessLog, inflight, isDraining: () => draining });
+  const listeners: Listeners = await openListeners(config, pipeline, createClientErrorHandler(config, accessLog.logRefusal)).catch((err: Error) => {
+    log.fatal({ err }, 'worker could not listen');
+    flushLogs();
+    process.exit(EXIT.usage);
+  });
+  const stopTimeouts = startRequestTimeouts(config.requestTimeout, inflight, log);
+  const stopWatchdog = table && writer ? startWatchdog(table.shared, writer.shared, config.timeout, config.accessLogformat, config.secrets) : () => {};
+
+  async function drain(reason: string): Promise<void> {
+    if (draining) return;
+    draining = true;
+    log.info({ reason, inflight: inflight.active.size }, 'worker draining');
+    for (const ctx of inflight.active) if (!ctx.res.headersSent) ctx.res.shouldKeepAlive = false;
+    await listeners.stopAccepting();
+    const idleTimer = setInterval(() => listeners.closeIdleConnections(), 250);
+    setTimeout(() => listeners.closeIdleConnections(), IDLE_CLOSE_DELAY_MS).unref();
+    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.gracefulTimeout * 1000).unref());
+    const outcome = await Promise.race([inflight.idle().then(() => 'idle' as const), deadline]);
+    clearInterval(idleTimer);
+    if (outcome === 'timeout') log.warn({ cut: inflight.active.size }, 'graceful timeout reached; closing the requests still in progress');
+    listeners.closeAllConnections();
+    stopTimeouts();
+    stopWatchdog();
+    writer?.close();
+    flushErrorLog();
+    process.exit(0);
+  }
+
+  function onFatal(kind: string, err: unknown): void {
+    const ctx = boundary.currentRequest() ?? (inflight.active.size === 1 ? [...inflight.active][0] : undefined);
+    log.error({ err, requestId: ctx?.id }, `${kind} in worker; it stops accepting and will be replaced`);
+    if (ctx && !ctx.res.headersSent) {
+      ctx.event = 'app-error';
+      sendErrorPage(ctx.req, ctx.res, 500, ctx.id, true);
+      neutralizeResponse(ctx.res);
+    }
+    send({ type: MSG.retiring, reason: 'crash' });
+    void drain('crash');
+  }
+  process.on('uncaughtException', (err) => onFatal('uncaught exception', err));
+  process.on('unhandledRejection', (err) => onFatal('unhandled rejection', err));
+
+  process.on('message', (message: unknown) => {
+    if (isMessage(message, MSG.drain)) void drain('asked by primary');
+    else if (isMessage(message, MSG.reopenLogs)) {
+      writer?.reopen();
+      reopenErrorLog();
+    }
+  });
+  // If the primary goes away, nobody will replace or stop this worker: finish and leave.
+  process.on('disconnect', () => void drain('primary gone'));
+  process.on('SIGTERM', () => void drain('SIGTERM'));
+  process.on('SIGQUIT', () => {
+    flushLogs();
+    process.exit(0);
+  });
+
+  const heartbeatMs = Math.max(100, Math.min(1000, (config.timeout * 1000) / 4 || 1000));
+  setInterval(() => send({ type: MSG.heartbeat, requests, rss: process.memoryUsage.rss() }), heartbeatMs).unref();
+  send({ type: MSG.ready, shape: app.shape, addresses: listeners.addresses });
+}
