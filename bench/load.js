@@ -64,7 +64,7 @@ const UNIT_MS = { us: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
 function toMs(text) {
   const m = /^([\d.]+)(us|ms|s|m|h)$/.exec(text);
   if (!m) throw new Error(`wrk: unrecognised latency "${text}"`);
-  return Number(m[1]) * UNIT_MS[m[2]];
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]] * 1000) / 1000;
 }
 
 export function parseWrk(out) {

@@ -22,7 +22,7 @@ export function machineInfo(tool) {
 export function printMachine(m, opts) {
   console.log(`machine:  ${m.nproc} cores (nproc), ${m.cpu}, ${m.memGiB} GiB, ${m.os}`);
   console.log(`node:     ${m.node}`);
-  console.log(`load:     ${m.loadTool}, ${opts.connections} connections, ${opts.duration} s per run after a ${opts.warmup} s warm-up`);
+  console.log(`load:     ${m.loadTool}, ${opts.connections} connections, ${opts.duration} s per run after a ${opts.warmup} s warm-up${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`);
   console.log(`handler:  ${opts.handlerLabel}`);
   console.log('');
 }

@@ -1,4 +1,4 @@
-// npm run bench [-- --duration N] [--only a,b] [--warmup N] [--connections N] [--tool wrk|autocannon]
+// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--warmup N] [--connections N] [--tool wrk|autocannon]
 // Runs each server alone, one after another (start, warm up, measure, stop),
 // so they never compete for the 2 cores with each other.
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { ROOT, StartError } from './servers.js';
 import { handlerPath, EXAMPLE_APP } from './peers/handler.js';
 import { scenarios, selectScenarios, BASELINE } from './scenarios.js';
 import { machineInfo, printMachine, printTable, writeJson } from './report.js';
+import { cpuBusyPct, BUSY_WARN_PCT } from './quiet.js';
 
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
 
@@ -25,6 +26,7 @@ function options() {
     options: {
       duration: { type: 'string' },
       warmup: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '1' },
       connections: { type: 'string', default: '50' },
       only: { type: 'string' },
       tool: { type: 'string', default: 'wrk' },
@@ -32,14 +34,18 @@ function options() {
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--connections N] [--only ${scenarios.map((s) => s.id).join(',')}] [--tool wrk|autocannon]
-env BENCH_DURATION sets the default duration (10 s).`);
+    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--rounds N] [--connections N] [--only ${scenarios.map((s) => s.id).join(',')}] [--tool wrk|autocannon]
+  --duration N   seconds measured per run (default 10, or env BENCH_DURATION)
+  --warmup N     seconds of uncounted load before each run (default 2)
+  --rounds N     run every server N times, interleaved, and report the median run (default 1)
+  --only a,b     run only these rows; "keel" means every keel row`);
     process.exit(0);
   }
   if (!['wrk', 'autocannon'].includes(values.tool)) throw new Error(`--tool must be wrk or autocannon`);
   return {
     duration: positiveInt('duration', values.duration ?? process.env.BENCH_DURATION ?? 10),
     warmup: positiveInt('warmup', values.warmup),
+    rounds: positiveInt('rounds', values.rounds),
     connections: positiveInt('connections', values.connections),
     only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
     tool: values.tool,
@@ -48,7 +54,12 @@ env BENCH_DURATION sets the default duration (10 s).`);
 
 async function measure(scenario, ctx, opts, tool) {
   const row = { id: scenario.id, name: scenario.name, notes: [] };
-  console.error(`-> ${scenario.name}: starting`);
+  console.error(`-> ${scenario.name}${opts.rounds > 1 ? ` (round ${ctx.round}/${opts.rounds})` : ''}: starting`);
+  row.busyBeforePct = await cpuBusyPct();
+  if (row.busyBeforePct > BUSY_WARN_PCT) {
+    row.notes.push(`machine ${row.busyBeforePct}% busy before the run (other processes): numbers may be low`);
+    console.error(`   warning: machine ${row.busyBeforePct}% busy before the run`);
+  }
   let server;
   try {
     server = await scenario.start(ctx);
@@ -78,6 +89,19 @@ async function measure(scenario, ctx, opts, tool) {
   return row;
 }
 
+function medianRun(attempts) {
+  const ok = attempts.filter((r) => !r.error).sort((a, b) => a.rps - b.rps);
+  if (!ok.length) return attempts.at(-1);
+  const row = ok[Math.floor((ok.length - 1) / 2)];
+  if (attempts.length > 1) {
+    row.rounds = ok.map((r) => Math.round(r.rps));
+    row.notes.push(`median of ${ok.length} rounds (req/s: ${row.rounds.join(', ')})`);
+    const failed = attempts.length - ok.length;
+    if (failed) row.notes.push(`${failed} round(s) failed: ${attempts.find((r) => r.error).error}`);
+  }
+  return row;
+}
+
 async function main() {
   installSignalHandlers();
   let opts, selected;
@@ -101,12 +125,16 @@ async function main() {
   const machine = machineInfo(tool);
   printMachine(machine, { ...opts, handlerLabel });
 
-  const ctx = { tmpDir, handler };
-  const rows = [];
-  for (const scenario of selected) {
-    if (isAborting()) break;
-    rows.push(await measure(scenario, ctx, opts, tool));
+  // Rounds are interleaved (A B C, A B C) so a slow patch of a shared VM
+  // lands on every server rather than on one.
+  const runs = new Map(selected.map((s) => [s.id, []]));
+  for (let round = 1; round <= opts.rounds && !isAborting(); round++) {
+    for (const scenario of selected) {
+      if (isAborting()) break;
+      runs.get(scenario.id).push(await measure(scenario, { tmpDir, handler, round }, opts, tool));
+    }
   }
+  const rows = selected.map((s) => medianRun(runs.get(s.id)));
 
   const base = rows.find((r) => r.id === BASELINE && !r.error);
   for (const r of rows) r.ratio = base && !r.error ? r.rps / base.rps : null;
@@ -116,9 +144,9 @@ async function main() {
   printTable(rows);
   await writeJson(RESULTS, {
     date: new Date().toISOString(),
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     machine,
-    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, threads: tool.name === 'wrk' ? 1 : undefined },
+    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, threads: tool.name === 'wrk' ? 1 : undefined },
     handler: path.relative(ROOT, handler),
     baseline: BASELINE,
     results: rows,

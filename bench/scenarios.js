@@ -2,11 +2,12 @@
 // behind Nginx...) is one more entry here plus, if needed, a starter in servers.js.
 import path from 'node:path';
 import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { startNodeCluster, startPm2, startKeel } from './servers.js';
 
 const WORKERS = 2;
 
-const accessLogFile = (ctx) => path.join(ctx.tmpDir, 'keel-access.log');
+const accessLogFile = (ctx) => path.join(ctx.tmpDir, `keel-access-${ctx.round}.log`);
 
 async function countLines(file) {
   let n = 0;
@@ -17,6 +18,8 @@ async function countLines(file) {
   } catch {
     return 'no file,';
   }
+  // Hundreds of MB over several rounds otherwise; only the count matters.
+  await rm(file, { force: true });
   return n;
 }
 

@@ -1,7 +1,7 @@
 // Start/stop for each peer. A start resolves to { port, stop() } once the
 // server answers HTTP, or throws StartError carrying the server's output tail.
 import path from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnGroup, stopGroup, killGroup, groupAlive, run, waitUntil, lastLines } from './proc.js';
@@ -61,11 +61,12 @@ export function startNodeCluster({ handler, workers }) {
 
 // keel always serves examples/hello/app.ts: that is the file it exists to run.
 export async function startKeel({ workers, accessLog }) {
-  // bin/keel.js loads the compiled CLI; measuring a stale or missing build would mislead.
+  // bin/keel.js loads the compiled CLI; measuring a missing or stale build would mislead.
   if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
     throw new StartError('keel: failed to start: dist/cli/main.js not found; run `npm run build` first');
   }
-  return startGroup('keel', (port) => [
+  const stale = (await newestMtime(path.join(ROOT, 'src'))) > (await newestMtime(path.join(ROOT, 'dist')));
+  const server = await startGroup('keel', (port) => [
     path.join(ROOT, 'bin', 'keel.js'),
     'serve', 'examples/hello/app.ts',
     '--workers', String(workers),
@@ -73,6 +74,19 @@ export async function startKeel({ workers, accessLog }) {
     '--admin', 'off',
     '--access-logfile', accessLog ?? 'off',
   ]);
+  if (stale) server.notes = ['src/ is newer than dist/: this measured an old build (npm run build)'];
+  return server;
+}
+
+async function newestMtime(dir) {
+  let newest = 0;
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (!e.isFile()) continue;
+    const { mtimeMs } = await stat(path.join(e.parentPath ?? e.path, e.name)).catch(() => ({ mtimeMs: 0 }));
+    newest = Math.max(newest, mtimeMs);
+  }
+  return newest;
 }
 
 // PM2 runs a detached daemon that outlives its CLI, so it is stopped with
@@ -92,7 +106,8 @@ export async function startPm2({ handler, workers, tmpDir }) {
   const stop = () =>
     (stopping ??= (async () => {
       await readDaemonPid();
-      await pm2('kill');
+      // `pm2 kill` would first launch a daemon if none ran yet (e.g. Ctrl-C very early).
+      if (existsSync(home)) await pm2('kill');
       if (daemonPid && groupAlive(daemonPid)) {
         killGroup(daemonPid, 'SIGKILL');
         await waitUntil(() => !groupAlive(daemonPid), 5000);

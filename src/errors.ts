@@ -71,7 +71,7 @@ const catalog = {
     exitCode: EXIT.appLoad,
   },
   KEEL_ERR_BIND_IN_USE: {
-    message: (d) => `--bind: ${d.address} is already in use by another process`,
+    message: (d) => `${d.setting}: ${d.address} is already in use by another process`,
     exitCode: EXIT.usage,
   },
   KEEL_ERR_BIND_FAILED: {

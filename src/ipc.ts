@@ -18,6 +18,13 @@ export const MSG = {
   heartbeat: 'keel:heartbeat',
   /** worker → primary: this worker is going away by itself (uncaught error); start a replacement. */
   retiring: 'keel:retiring',
+  /** worker → primary: the worker closed its listeners; answer with stoppedAcceptingAck. */
+  stoppedAccepting: 'keel:stopped-accepting',
+  /**
+   * primary → worker: every connection the primary handed this worker before it stopped accepting
+   * has arrived (IPC is ordered), so exiting now loses none in transit.
+   */
+  stoppedAcceptingAck: 'keel:stopped-accepting-ack',
 } as const;
 
 export interface ConfigMessage {
@@ -30,7 +37,10 @@ export interface DrainMessage {
 export interface ReopenLogsMessage {
   readonly type: typeof MSG.reopenLogs;
 }
-export type ToWorker = ConfigMessage | DrainMessage | ReopenLogsMessage;
+export interface StoppedAcceptingAckMessage {
+  readonly type: typeof MSG.stoppedAcceptingAck;
+}
+export type ToWorker = ConfigMessage | DrainMessage | ReopenLogsMessage | StoppedAcceptingAckMessage;
 
 export interface ReadyMessage {
   readonly type: typeof MSG.ready;
@@ -54,8 +64,13 @@ export interface HeartbeatMessage {
 export interface RetiringMessage {
   readonly type: typeof MSG.retiring;
   readonly reason: string;
+  /** The error that ended the worker, with where it was thrown, for the crash-loop message. */
+  readonly cause?: string;
 }
-export type FromWorker = ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage;
+export interface StoppedAcceptingMessage {
+  readonly type: typeof MSG.stoppedAccepting;
+}
+export type FromWorker = ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

@@ -18,7 +18,14 @@ export async function main(argv: string[]): Promise<void> {
   serveCommand.action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
     await serve({ appArg: app ?? null, cli: options });
   });
-  program.configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error:') ? `keel: ${text.slice(7)}` : text) });
+  // One `keel: ...` line, as for every other usage error; set on serve too, which copied the
+  // program's output settings when it was created.
+  const output = {
+    writeErr: (text: string) =>
+      process.stderr.write(text.startsWith('error:') ? `keel: ${text.slice(7).replace(/\n\(Did you mean (.+)\?\)\n?$/, '; did you mean $1?\n')}` : text),
+  };
+  program.configureOutput(output);
+  serveCommand.configureOutput(output);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -39,6 +39,9 @@ export async function loadConfigFile(path: string): Promise<LoadedConfigFile> {
         ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url)
         : await import(url);
       values = mod.default ?? mod.config;
+      // A .ts config compiled to CommonJS (no "type": "module" nearby) arrives as { default: exports }.
+      const cjs = values as { __esModule?: unknown; default?: unknown; config?: unknown } | undefined;
+      if (cjs && typeof cjs === 'object' && cjs.__esModule === true) values = cjs.default ?? cjs.config;
     }
   } catch (err) {
     throw keelError('KEEL_ERR_CONFIG_FILE', { path: basename(path), reason: (err as Error).message.split('\n')[0] }, { cause: err });

@@ -2,6 +2,7 @@
  * Resolution: flags > KEEL_* env > config file > defaults, into one deep-frozen ResolvedConfig.
  * This module and its neighbours are the only code that reads argv, env or files for settings.
  */
+import { sep } from 'node:path';
 import { keelError } from '../errors.js';
 import { type AppSpec, parseAppSpec } from './app-spec.js';
 import { findConfigFile, loadConfigFile } from './config-file.js';
@@ -49,6 +50,28 @@ function normalise(name: string): string {
   return name.replace(/[-_]/g, '').toLowerCase();
 }
 
+/** Edit distance (Levenshtein), so a misspelt key gets a "did you mean". */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length];
+}
+
+/** The config-file key a wrong one most likely meant: same letters in another case or separator, or a typo or two away. */
+function nearestKey(key: string): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const s of settings) {
+    if (s.cliOnly) continue;
+    const distance = editDistance(normalise(s.key), normalise(key));
+    if (distance <= Math.min(2, Math.floor(key.length / 3)) && (!best || distance < best.distance)) best = { key: s.key, distance };
+  }
+  return best?.key;
+}
+
 function checkFileKeys(values: Record<string, unknown>, where: string): void {
   for (const key of Object.keys(values)) {
     if (key === 'app') continue;
@@ -56,11 +79,11 @@ function checkFileKeys(values: Record<string, unknown>, where: string): void {
     if (entry && !entry.cliOnly) continue;
     const renamed = RENAMED[normalise(key)];
     if (renamed) throw keelError('KEEL_ERR_CONFIG_REMOVED', { where, key, replacement: renamed });
-    const near = settings.find((s) => normalise(s.key) === normalise(key));
+    const near = entry?.cliOnly ? undefined : nearestKey(key);
     throw keelError('KEEL_ERR_CONFIG_UNKNOWN', {
       where,
       key,
-      hint: near ? `did you mean ${near.key}?` : entry?.cliOnly ? 'it is only a command-line flag' : 'see docs/settings.md',
+      hint: near ? `did you mean ${near}?` : entry?.cliOnly ? 'it is only a command-line flag' : 'see docs/settings.md',
     });
   }
 }
@@ -86,7 +109,8 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   const { cli, cwd } = input;
   const configPath = findConfigFile(typeof cli.config === 'string' ? cli.config : null, cwd);
   const file = configPath ? await loadConfigFile(configPath) : null;
-  const fileName = configPath ? configPath.slice(cwd.length + 1) || configPath : '';
+  // Named relative to the working directory when inside it, else in full.
+  const fileName = configPath ? (configPath.startsWith(cwd + sep) ? configPath.slice(cwd.length + 1) : configPath) : '';
   if (file) checkFileKeys(file.values, fileName);
 
   const resolveOne = (entry: Setting<string, unknown>, env: NodeJS.ProcessEnv): [unknown, Source] => {

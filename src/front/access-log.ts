@@ -51,10 +51,10 @@ export function createAccessLog(deps: AccessLogDeps) {
       bytes: bodyBytes(this, ctx.bytesAtStart, req.socket),
       durationMs: performance.now() - ctx.startMark,
       requestId: ctx.id,
-      userAgent: req.headers['user-agent'] ?? '',
-      referrer: req.headers.referer ?? '',
+      userAgent: ctx.userAgent,
+      referrer: ctx.referrer,
       event: ctx.event || (finished ? '' : 'aborted'),
-      requestHeaders: req.headers,
+      request: req,
       response: this,
     };
     writer.write(redact(format(record)));

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { neutralizeResponse, sendErrorPage } from './error-page.js';
+import type { RequestHead } from './request-head.js';
 
 /** How long a refused upload may keep sending before the socket is destroyed (Nginx's lingering close). */
 const LINGER_MS = 2000;
@@ -41,9 +42,9 @@ function countingPush(this: IncomingMessage & { [kReceived]: number; [kLimit]: n
 export function createBodyLimit(config: ResolvedConfig) {
   const limit = config.maxBody;
   /** Returns true when the request was refused. */
-  return function checkBodyLimit(req: IncomingMessage, res: ServerResponse): boolean {
+  return function checkBodyLimit(req: IncomingMessage, res: ServerResponse, head: RequestHead): boolean {
     if (limit === 0) return false;
-    const length = req.headers['content-length'];
+    const length = head.contentLength;
     if (length !== undefined) {
       if (Number(length) > limit) {
         refuse(req, res);
@@ -51,7 +52,7 @@ export function createBodyLimit(config: ResolvedConfig) {
       }
       return false;
     }
-    if (req.headers['transfer-encoding'] !== undefined) {
+    if (head.transferEncoding !== undefined) {
       const counted = req as IncomingMessage & { [kReceived]: number; [kLimit]: number };
       counted[kReceived] = 0;
       counted[kLimit] = limit;

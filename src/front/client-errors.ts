@@ -4,7 +4,7 @@
  * gets 414 or 431, a client too slow with its headers gets 408. The connection always closes,
  * and the refusal still gets an access-log line.
  */
-import { randomUUID } from 'node:crypto';
+import { newRequestId } from './request-id.js';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -22,17 +22,28 @@ function statusFor(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxLine:
   return 400;
 }
 
+/** Marks a connection keel has already answered with a refusal. */
+const kRefused = Symbol('keel.refused');
+
 export function createClientErrorHandler(config: ResolvedConfig, logRefusal: LogRefusal) {
   const maxLine = config.limitRequestLine || 65_535;
   return function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    // The parser reports an error again for every chunk the client sends after the refusal; destroying
+    // the socket then would reset the connection and the client could lose the answer. The linger
+    // timer below closes it.
+    if ((socket as Socket & { [kRefused]?: boolean })[kRefused]) return;
     const inResponse = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    // Bytes after a request that closes the connection (HTTP/1.0, Connection: close) are not a request:
+    // the pending answer still goes out, then the connection closes (Node's default would answer 400 instead).
+    if (err.code === 'HPE_CLOSED_CONNECTION' && inResponse && socket.writable) return;
     if (err.code === 'ECONNRESET' || !socket.writable || inResponse?.headersSent) {
       socket.destroy();
       return;
     }
     const status = statusFor(err, maxLine);
-    const requestId = randomUUID();
+    const requestId = newRequestId();
     const body = `${status} ${STATUS_CODES[status]}\n`;
+    (socket as Socket & { [kRefused]?: boolean })[kRefused] = true;
     socket.end(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
     );

@@ -13,10 +13,11 @@ import { createBodyLimit } from './body-limit.js';
 import type { ErrorBoundary } from './error-boundary.js';
 import { sendErrorPage } from './error-page.js';
 import { createForwardedResolver } from './forwarded.js';
-import { createHeaderLimits } from './header-limits.js';
 import { peerAddressOf } from './proxy-protocol.js';
 import type { RequestContext } from './request-context.js';
+import { createHeadReader } from './request-head.js';
 import { pickRequestId } from './request-id.js';
+import type { KeelResponse } from './response-headers.js';
 import { compileTrust } from './trusted-proxies.js';
 
 export interface PipelineDeps {
@@ -35,7 +36,7 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
   const { config, app, boundary, accessLog, inflight, isDraining } = deps;
   const isTrusted = compileTrust(config.forwardedAllowIps);
   const resolveClient = createForwardedResolver(isTrusted, 'http');
-  const checkHeaderLimits = createHeaderLimits(config);
+  const readRequestHead = createHeadReader(config);
   const checkBodyLimit = createBodyLimit(config);
   const { logResponseClose } = accessLog;
 
@@ -45,12 +46,17 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     // Trust is a property of the connection: decided once per socket, not per request.
     const peerTrusted = (socket[kPeerTrusted] ??= isTrusted(peer));
 
-    // 1. Client address, scheme and request ID first: every later stage and every log line uses them.
-    const client = resolveClient(req, peer, peerTrusted);
+    // 1. One pass over the head: the limits, and the few headers keel reads.
+    const head = readRequestHead(req);
+
+    // 2. Client address, scheme and request ID: every later stage and every log line uses them.
+    const client = resolveClient(req, head, peer, peerTrusted);
     const ctx: RequestContext = {
-      id: pickRequestId(req.headers['x-request-id'], client.trustedPeer),
+      id: pickRequestId(head.requestId, peerTrusted),
       clientAddress: client.clientAddress,
       scheme: client.scheme,
+      userAgent: head.userAgent,
+      referrer: head.referrer,
       startTime: Date.now(),
       startMark: performance.now(),
       bytesAtStart: socket.bytesWritten,
@@ -60,25 +66,24 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       res,
     };
     req.keel = ctx;
-    res.setHeader('x-request-id', ctx.id);
+    (res as KeelResponse).requestId = ctx.id;
 
-    // 2. In-flight registration and the access-log line, before anything can refuse the request, so every request gets a line.
+    // 3. In-flight registration and the access-log line, before anything can refuse the request, so every request gets a line.
     inflight.add(ctx);
-    res.once('close', logResponseClose);
+    res.on('close', logResponseClose);
 
-    // 3. Draining: the client learns not to reuse this connection.
+    // 4. Draining: the client learns not to reuse this connection.
     if (isDraining()) res.shouldKeepAlive = false;
 
-    // 4. Limits the parser does not enforce itself: request line, header count and size, body size.
-    const refused = checkHeaderLimits(req);
-    if (refused !== 0) {
+    // 5. Limits the parser does not enforce itself: request line, header count and size, body size.
+    if (head.refusal !== 0) {
       ctx.event = 'refused';
-      sendErrorPage(req, res, refused, ctx.id, true);
+      sendErrorPage(req, res, head.refusal, ctx.id, true);
       return;
     }
-    if (checkBodyLimit(req, res)) return;
+    if (checkBodyLimit(req, res, head)) return;
 
-    // 5. The app, inside the error boundary.
+    // 6. The app, inside the error boundary.
     boundary.callApp(app, req, res);
   };
 }

@@ -4,7 +4,7 @@
  * Written by hand: the header is a few dozen bytes of fixed layout, and the maintained npm parsers
  * either wrap whole servers or predate v2.
  */
-import type { Socket } from 'node:net';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
 
 const kSourceAddress = Symbol('keel.proxySource');
 const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -16,6 +16,10 @@ function formatV6(bytes: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+function isPort(text: string): boolean {
+  return /^\d{1,5}$/.test(text) && Number(text) <= 65_535;
 }
 
 export function parseProxyHeader(data: Buffer): ParseResult {
@@ -39,6 +43,9 @@ export function parseProxyHeader(data: Buffer): ParseResult {
   if (parts[0] !== 'PROXY') return { kind: 'error', reason: 'no PROXY header' };
   if (parts[1] === 'UNKNOWN') return { kind: 'done', source: undefined, consumed: end + 2 };
   if ((parts[1] !== 'TCP4' && parts[1] !== 'TCP6') || parts.length !== 6) return { kind: 'error', reason: 'malformed v1 header' };
+  // The source becomes the client address in logs and for the app: only a real address and ports pass.
+  const isAddress = parts[1] === 'TCP4' ? isIPv4 : isIPv6;
+  if (!isAddress(parts[2]) || !isAddress(parts[3]) || !isPort(parts[4]) || !isPort(parts[5])) return { kind: 'error', reason: 'malformed v1 header' };
   return { kind: 'done', source: parts[2], consumed: end + 2 };
 }
 

@@ -11,6 +11,9 @@ export interface RequestContext {
   readonly clientAddress: string;
   /** http or https, as the client used it (from a trusted proxy's X-Forwarded-Proto or Forwarded). */
   readonly scheme: string;
+  /** User-Agent and Referer as sent, for the access log. */
+  readonly userAgent: string;
+  readonly referrer: string;
   /** Epoch milliseconds at arrival. */
   readonly startTime: number;
   /** performance.now() at arrival, for the duration. */

@@ -62,19 +62,19 @@ export class BufferedLogWriter {
     }
   }
 
+  /** Appends one line. Lines must be ASCII (the access-log formats escape everything else): they are copied byte for byte. */
   write(line: string): void {
     if (this.closed) return;
-    // line.length * 3 bounds its UTF-8 size, so the exact count is only needed near the end of the buffer.
-    if (this.overflow.length > 0 || (this.used + line.length * 3 > BUFFER_SIZE && this.used + Buffer.byteLength(line) > BUFFER_SIZE)) {
+    if (this.overflow.length > 0 || this.used + line.length > BUFFER_SIZE) {
       this.flush();
-      if (this.overflow.length > 0 || this.used + Buffer.byteLength(line) > BUFFER_SIZE) {
+      if (this.overflow.length > 0 || this.used + line.length > BUFFER_SIZE) {
         // The other buffer is still being written: keep order by queueing behind it.
-        this.overflow.push(Buffer.from(line));
+        this.overflow.push(Buffer.from(line, 'latin1'));
         if (this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
         return;
       }
     }
-    this.used += this.views[this.active].write(line, this.used);
+    this.used += this.views[this.active].write(line, this.used, 'latin1');
     Atomics.store(this.shared.state, STATE_PENDING, this.used);
     if (this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
   }

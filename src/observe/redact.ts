@@ -24,7 +24,8 @@ export function createRedactor(secrets: readonly string[]): Redactor {
   const pattern = spellings.size ? new RegExp([...spellings].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g') : null;
   return function redact(line: string): string {
     let out = pattern ? line.replace(pattern, REDACTED) : line;
-    if (out.includes('://')) out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
+    // A password in a URL needs an @ after it: most lines have none, and skip the expression.
+    if (out.includes('@')) out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
     return out;
   };
 }

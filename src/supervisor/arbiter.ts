@@ -180,6 +180,7 @@ export class Arbiter {
       addresses: [],
       retireReason: null,
       bootFailure: null,
+      crashCause: null,
       killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
     };
     this.workers.set(worker.id, record);
@@ -217,9 +218,15 @@ export class Arbiter {
         break;
       case MSG.retiring:
         if (record.retireReason === null) record.retireReason = 'crash';
+        record.crashCause = message.cause ?? null;
         record.state = 'draining';
         this.armKill(record);
         this.wake();
+        break;
+      case MSG.stoppedAccepting:
+        // node:cluster drops a connection handed to a worker that exits before reading it: this answer
+        // travels behind any such hand-off, so the worker leaves only after it has passed them back.
+        this.sendTo(record, { type: MSG.stoppedAcceptingAck });
         break;
     }
   }
@@ -292,7 +299,7 @@ export class Arbiter {
         : signal
           ? `killed by ${signal}`
           : `exit code ${code}`;
-    const expected = wasDraining && record.retireReason !== 'crash' && record.retireReason !== 'timeout';
+    const expected = (wasDraining && record.retireReason !== 'crash' && record.retireReason !== 'timeout') || record.retireReason === 'reload-failed';
     const fields = { worker_pid: record.pid, code, signal, reason: record.retireReason ?? 'crash', uptime_s: Math.round(uptimeMs / 100) / 10 };
     if (expected) this.log.info(fields, `worker exited (${cause})`);
     else this.log.error(fields, `worker exited unexpectedly (${cause})`);
@@ -301,8 +308,10 @@ export class Arbiter {
       if (this.workers.size === 0) this.finish(EXIT.ok, null);
       return;
     }
+    // A worker of an abandoned reload is not the serving app crashing: it must not count toward the crash loop.
+    if (record.retireReason === 'reload-failed') return this.wake();
     if (record.bootFailure) return this.onBootFailure(record);
-    if (!expected) this.noteUnexpectedExit(uptimeMs, cause);
+    if (!expected) this.noteUnexpectedExit(uptimeMs, record.crashCause ?? cause);
     this.wake();
   }
 

@@ -30,14 +30,14 @@ function socketAnswers(path: string): Promise<boolean> {
 export async function checkBindable(bind: BindAddress, setting: string): Promise<void> {
   if (bind.kind === 'unix') {
     if (!existsSync(bind.path)) return;
-    if (await socketAnswers(bind.path)) throw keelError('KEEL_ERR_BIND_IN_USE', { address: bind.text });
+    if (await socketAnswers(bind.path)) throw keelError('KEEL_ERR_BIND_IN_USE', { setting, address: bind.text });
     unlinkSync(bind.path);
     return;
   }
   if (bind.port === 0) return;
   const err = await tryListen(bind);
   if (!err) return;
-  if (err.code === 'EADDRINUSE') throw keelError('KEEL_ERR_BIND_IN_USE', { address: bind.text });
+  if (err.code === 'EADDRINUSE') throw keelError('KEEL_ERR_BIND_IN_USE', { setting, address: bind.text });
   const reason = err.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : err.message;
   throw keelError('KEEL_ERR_BIND_FAILED', { setting, address: bind.text, reason });
 }

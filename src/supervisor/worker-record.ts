@@ -22,5 +22,7 @@ export interface WorkerRecord {
   addresses: readonly string[];
   retireReason: RetireReason | null;
   bootFailure: { message: string; exitCode: number; code: string } | null;
+  /** What the worker reported when it retired itself after an uncaught error. */
+  crashCause: string | null;
   killTimer: NodeJS.Timeout | null;
 }

@@ -15,11 +15,7 @@ export class InflightRequests {
   add(ctx: RequestContext): void {
     this.active.add(ctx);
     if (this.table) {
-      const h = ctx.req.headers;
-      ctx.slot = this.table.record(
-        ctx.startTime,
-        `${ctx.id}\t${ctx.clientAddress}\t${ctx.req.method}\t${ctx.req.url}\t${ctx.req.httpVersion}\t${h['user-agent'] ?? ''}\t${h.referer ?? ''}`,
-      );
+      ctx.slot = this.table.record(ctx.startTime, `${ctx.id}\t${ctx.clientAddress}\t${ctx.req.method}\t${ctx.req.url}\t${ctx.req.httpVersion}\t${ctx.userAgent}\t${ctx.referrer}`);
     }
   }
 

@@ -7,7 +7,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { BindAddress } from '../config/value-types.js';
-import { maxHeaderSize } from '../front/header-limits.js';
+import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelResponse } from '../front/response-headers.js';
 
@@ -16,6 +16,8 @@ export interface Listeners {
   readonly addresses: string[];
   /** Stops accepting new connections; open ones carry on. */
   stopAccepting(): Promise<void>;
+  /** After stopAccepting: resolves once every connection the listeners accepted has closed. */
+  connectionsClosed(): Promise<void>;
   closeIdleConnections(): void;
   closeAllConnections(): void;
 }
@@ -50,9 +52,12 @@ export async function openListeners(
     },
     handler,
   );
-  // One more than the limit, so the header-limits stage sees that there were too many.
+  // One more than the limit, so the request-head stage sees that there were too many.
   http.maxHeadersCount = config.limitRequestFields + 1;
   http.on('clientError', onClientError);
+  // Node starts its connection tracking (header and request timeouts, closeIdleConnections, closeAllConnections)
+  // on 'listening', which a server fed through 'connection' never emits by itself.
+  http.emit('listening');
 
   const hand = (socket: Socket): void => {
     http.emit('connection', socket);
@@ -66,14 +71,16 @@ export async function openListeners(
     servers.push(server);
   }
 
+  let closed: Promise<void> = Promise.resolve();
   return {
     http,
     addresses,
     // net.Server#close waits for every connection it ever accepted; only the refusal of new ones matters here.
     stopAccepting: () => {
-      for (const server of servers) server.close();
+      closed = Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve())))).then(() => {});
       return Promise.resolve();
     },
+    connectionsClosed: () => closed,
     closeIdleConnections: () => http.closeIdleConnections(),
     closeAllConnections: () => http.closeAllConnections(),
   };

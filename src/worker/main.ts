@@ -92,10 +92,24 @@ export async function runWorker(): Promise<void> {
     log.info({ reason, inflight: inflight.active.size }, 'worker draining');
     for (const ctx of inflight.active) if (!ctx.res.headersSent) ctx.res.shouldKeepAlive = false;
     await listeners.stopAccepting();
+    const primaryCaughtUp = new Promise<void>((resolve) => {
+      if (!process.connected) return resolve();
+      const onAck = (message: unknown): void => {
+        if (!isMessage(message, MSG.stoppedAcceptingAck)) return;
+        process.removeListener('message', onAck);
+        process.removeListener('disconnect', resolve);
+        resolve();
+      };
+      process.on('message', onAck);
+      process.once('disconnect', resolve);
+      send({ type: MSG.stoppedAccepting });
+    });
     const idleTimer = setInterval(() => listeners.closeIdleConnections(), 250);
     setTimeout(() => listeners.closeIdleConnections(), IDLE_CLOSE_DELAY_MS).unref();
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.gracefulTimeout * 1000).unref());
-    const outcome = await Promise.race([inflight.idle().then(() => 'idle' as const), deadline]);
+    // Done when the clients have gone, not merely when no request is in progress: closing a keep-alive
+    // connection that looks idle would reset a request the client has just sent on it.
+    const outcome = await Promise.race([Promise.all([inflight.idle(), listeners.connectionsClosed(), primaryCaughtUp]).then(() => 'idle' as const), deadline]);
     clearInterval(idleTimer);
     if (outcome === 'timeout') log.warn({ cut: inflight.active.size }, 'graceful timeout reached; closing the requests still in progress');
     listeners.closeAllConnections();
@@ -114,7 +128,7 @@ export async function runWorker(): Promise<void> {
       sendErrorPage(ctx.req, ctx.res, 500, ctx.id, true);
       neutralizeResponse(ctx.res);
     }
-    send({ type: MSG.retiring, reason: 'crash' });
+    send({ type: MSG.retiring, reason: 'crash', cause: `${kind}: ${describeLoadError(err)}` });
     void drain('crash');
   }
   process.on('uncaughtException', (err) => onFatal('uncaught exception', err));

@@ -1,0 +1,165 @@
+// Starts the real keel CLI as a child process on free loopback ports, and cleans it up.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { request } from 'undici';
+import { freePort } from './ports.js';
+import { waitFor } from './wait.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const KEEL = join(ROOT, 'bin', 'keel.js');
+
+const running = new Set();
+const tempDirs = new Set();
+
+/** A temp dir removed when the test process ends. */
+export function tempDir(prefix = 'keel-test-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+function cleanupAll() {
+  for (const child of running) {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {}
+    for (const pid of child.workerPids?.() ?? []) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', cleanupAll);
+
+/** Runs keel to completion (for commands that exit by themselves): { code, signal, stdout, stderr }. */
+export function runKeel(args, { env = {}, cwd = ROOT, timeout = 20_000 } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [KEEL, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`keel ${args.join(' ')} did not exit within ${timeout} ms\nstderr: ${stderr}`));
+    }, timeout);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Starts `keel serve APP ...args` on a free port with a free admin port and waits until /readyz
+ * answers 200 (or keel exits). Returns a handle; call handle.stop() in cleanup (t.after).
+ */
+export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitReady = true, workers = 2, readyTimeout = 20_000 } = {}) {
+  const port = await freePort();
+  const adminPort = await freePort();
+  const hasBind = args.some((a) => a === '-b' || a === '--bind' || a.startsWith('--bind='));
+  const fullArgs = ['serve', ...(app ? [app] : []), ...(hasBind ? [] : ['--bind', `127.0.0.1:${port}`]), '--admin', `127.0.0.1:${adminPort}`, '--workers', String(workers), ...args];
+  const child = spawn(process.execPath, [KEEL, ...fullArgs], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const handle = {
+    child,
+    pid: child.pid,
+    port,
+    adminPort,
+    url: `http://127.0.0.1:${port}`,
+    adminUrl: `http://127.0.0.1:${adminPort}`,
+    stdout: '',
+    stderr: '',
+    exit: null,
+    exited: null,
+    /** JSON lines of the error log (stderr), parsed; non-JSON lines (the banner) skipped. */
+    errorLog() {
+      return handle.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean);
+    },
+    accessLines() {
+      return handle.stdout.split('\n').filter(Boolean);
+    },
+    /** PIDs of this keel's workers, from the process table. */
+    workerPids() {
+      return childPids(child.pid);
+    },
+    signal(name) {
+      process.kill(child.pid, name);
+    },
+    async waitExit(timeout = 15_000) {
+      await waitFor(() => handle.exit, { timeout, what: `keel (pid ${child.pid}) to exit` });
+      return handle.exit;
+    },
+    async readyz() {
+      const res = await request(`${handle.adminUrl}/readyz`);
+      await res.body.text();
+      return res.statusCode;
+    },
+    async waitReady(timeout = readyTimeout) {
+      await waitFor(async () => {
+        if (handle.exit) throw new Error(`keel exited (${JSON.stringify(handle.exit)}) before it was ready\nstderr:\n${handle.stderr}`);
+        return (await handle.readyz()) === 200;
+      }, { timeout, what: 'keel /readyz to answer 200' });
+    },
+    async stop() {
+      running.delete(handle);
+      if (handle.exit) return;
+      const workers = childPids(child.pid);
+      try {
+        child.kill('SIGKILL');
+      } catch {}
+      for (const pid of workers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+      await waitFor(() => handle.exit, { timeout: 5000, what: 'keel to die' }).catch(() => {});
+    },
+  };
+  child.stdout.on('data', (d) => (handle.stdout += d));
+  child.stderr.on('data', (d) => (handle.stderr += d));
+  handle.exited = new Promise((resolvePromise) =>
+    child.on('exit', (code, signal) => {
+      handle.exit = { code, signal };
+      resolvePromise(handle.exit);
+    }),
+  );
+  running.add(handle);
+  if (waitReady) {
+    try {
+      await handle.waitReady();
+    } catch (err) {
+      await handle.stop();
+      throw err;
+    }
+  }
+  return handle;
+}
+
+import { readFileSync, readdirSync } from 'node:fs';
+
+/** Direct children of a process, from /proc. */
+export function childPids(parent) {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) pids.push(Number(entry));
+    } catch {}
+  }
+  return pids;
+}
+
+export function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
