@@ -210,7 +210,7 @@ export const settings = [
     flag: 'limit-request-field-size',
     type: integer(1, 65_535),
     default: 8190,
-    help: 'Largest header field (name and value) in bytes; larger ones get 431.',
+    help: 'Largest header field line in bytes (name, colon, value and CRLF, as Gunicorn counts it); larger ones get 431.',
     section: 'limits',
   }),
   // logging

@@ -9,15 +9,21 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ResolvedConfig } from '../config/resolve.js';
 
+/** A method, a space and the start of a target: what the first bytes of a request line look like. */
+const REQUEST_LINE_START = /^[A-Z]+ (?:\/|\*|[a-z][a-z0-9+.-]*:\/\/)/;
+
 export type LogRefusal = (socket: Socket, status: number, requestId: string, event: string) => void;
 
 function statusFor(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxLine: number): number {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') return 408;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     const raw = err.rawPacket;
-    const lineEnd = raw ? raw.indexOf('\r\n') : -1;
-    // The parser reports the chunk it choked on: no line end in it, or a first line past the limit, means the request line is the culprit.
-    return lineEnd === -1 || lineEnd >= maxLine ? 414 : 431;
+    if (!raw) return 431;
+    const lineEnd = raw.indexOf('\r\n');
+    // The parser reports only the chunk it choked on. When that chunk starts a request line that does not
+    // end within the limit, the line is the culprit; a chunk from further into the head (a big header
+    // that arrived in pieces) is an oversized header, the usual case.
+    return REQUEST_LINE_START.test(raw.toString('latin1', 0, 24)) && (lineEnd === -1 || lineEnd >= maxLine) ? 414 : 431;
   }
   return 400;
 }

@@ -62,7 +62,8 @@ export function createHeadReader(config: ResolvedConfig) {
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const value = raw[i + 1];
-      if (name.length + value.length + 2 > maxField) {
+      // Counted as Gunicorn counts it: the whole field line, "name: value" and its CRLF.
+      if (name.length + value.length + 4 > maxField) {
         head.refusal = 431;
         return head;
       }

@@ -166,6 +166,9 @@ export class Arbiter {
   private spawn(): void {
     const jitter = this.config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (this.config.maxRequestsJitter + 1)) : 0;
     const worker = cluster.fork(this.config.env);
+    // node:cluster reports a failed send to a worker that just died (EPIPE) as an 'error' event; unhandled,
+    // it would take the primary down. The death itself is handled in onExit.
+    worker.on('error', (err: Error) => this.log.debug({ worker_pid: worker.process.pid, err }, 'worker IPC error'));
     const record: WorkerRecord = {
       worker,
       pid: worker.process.pid ?? 0,

@@ -104,12 +104,19 @@ export async function runWorker(): Promise<void> {
       process.once('disconnect', resolve);
       send({ type: MSG.stoppedAccepting });
     });
-    const idleTimer = setInterval(() => listeners.closeIdleConnections(), 250);
-    setTimeout(() => listeners.closeIdleConnections(), IDLE_CLOSE_DELAY_MS).unref();
+    // Run from the check phase, after this loop iteration has read what clients sent: a worker starved of
+    // CPU would otherwise run the timer first and reset connections whose next request is already waiting.
+    const closeIdle = (): void => void setImmediate(() => listeners.closeIdleConnections());
+    let idleTimer: NodeJS.Timeout | undefined;
+    const idleStart = setTimeout(() => {
+      closeIdle();
+      idleTimer = setInterval(closeIdle, 250);
+    }, IDLE_CLOSE_DELAY_MS);
     const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.gracefulTimeout * 1000).unref());
     // Done when the clients have gone, not merely when no request is in progress: closing a keep-alive
     // connection that looks idle would reset a request the client has just sent on it.
     const outcome = await Promise.race([Promise.all([inflight.idle(), listeners.connectionsClosed(), primaryCaughtUp]).then(() => 'idle' as const), deadline]);
+    clearTimeout(idleStart);
     clearInterval(idleTimer);
     if (outcome === 'timeout') log.warn({ cut: inflight.active.size }, 'graceful timeout reached; closing the requests still in progress');
     listeners.closeAllConnections();

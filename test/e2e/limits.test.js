@@ -159,10 +159,14 @@ describe('front limits (echo app, --max-body 1k, small header limits, --header-t
     assertFrontHeaders(res.headers, '431 block');
   });
 
-  it('answers 431 to a single 64 KiB header field', async () => {
+  it('answers 431 to a single 64 KiB header field, whole or arriving in pieces', async () => {
     const result = await rawExchange(port, `GET /huge-field HTTP/1.1\r\nHost: x\r\nX-Huge: ${'h'.repeat(64 * 1024)}\r\n\r\n`, { until: hasResponseHead });
     const [res] = parseResponses(result.data);
     assert.equal(res?.status, 431, result.data.toString('latin1').slice(0, 200));
+    // In pieces, the parser overflows on a chunk holding only header bytes: still a header problem, not the request line.
+    const pieces = ['GET /huge-field-pieces HTTP/1.1\r\nHost: x\r\nX-Huge: ', ...Array.from({ length: 8 }, () => 'h'.repeat(8192)), '\r\n\r\n'];
+    const split = await rawExchange(port, pieces, { delayMs: 5, until: hasResponseHead });
+    assert.equal(parseResponses(split.data)[0]?.status, 431, split.data.toString('latin1').slice(0, 200));
   });
 
   it('keeps serving while 100 slow-header connections are open, and closes those after --header-timeout', async () => {
@@ -172,20 +176,18 @@ describe('front limits (echo app, --max-body 1k, small header limits, --header-t
         Array.from({ length: 100 }, () =>
           new Promise((resolve, reject) => {
             const socket = connect({ host: '127.0.0.1', port });
-            const entry = { socket, data: [], closed: false, closedAt: 0 };
+            const entry = { socket, data: [], closed: false };
             slow.push(entry);
             socket.on('data', (d) => entry.data.push(d));
             socket.on('error', () => {});
             socket.on('close', () => {
               entry.closed = true;
-              entry.closedAt = Date.now();
             });
             socket.once('connect', () => socket.write('GET /slow-headers HTTP/1.1\r\nHost: x\r\n', () => resolve()));
             socket.once('error', reject);
           }),
         ),
       );
-      const openedAt = Date.now();
       // While they hold their connections, normal requests are served.
       const agent = new Agent({ connections: 4 });
       try {
@@ -205,7 +207,6 @@ describe('front limits (echo app, --max-body 1k, small header limits, --header-t
       for (const s of slow) {
         const text = Buffer.concat(s.data).toString('latin1');
         if (text) assert.match(text, /^HTTP\/1\.1 408 /, 'a slow connection gets 408 or nothing');
-        assert.ok(s.closedAt - openedAt >= 0);
       }
       assert.ok(slow.some((s) => Buffer.concat(s.data).length > 0), 'at least some got a 408 answer');
       assert.ok(!appHits(hitsFile).some((h) => h.url === '/slow-headers'), 'no slow request reached the app');

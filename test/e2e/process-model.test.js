@@ -180,16 +180,11 @@ describe('an app that crashes right after it starts, every time', () => {
     assert.equal(code, 3, stderr);
     const human = humanLines(stderr).join('\n');
     assert.equal((human.match(/^keel: /gm) ?? []).length, 1, stderr);
-    // The last word names the app's own error and where it was thrown, not just an exit code.
-    const message = human.slice(human.indexOf('keel: '));
-    assert.match(message, /keep exiting right after they start/);
-    assert.match(message, /boom: crash-loop fixture/);
-    assert.match(message, /pm-crashloop\.js:7:\d+/);
-    // The error log has each crash in full.
-    assert.ok(
-      humanLines(stderr).length < stderr.split('\n').length && stderr.includes('"message":"boom: crash-loop fixture"'),
-      'the error log records the uncaught exception',
-    );
+    assert.match(human.slice(human.indexOf('keel: ')), /^keel: workers keep exiting right after they start/);
+    // The app's own error, and where it was thrown, is on stderr (in the error log, or from Node when the
+    // worker died before keel's handlers were in place); the last line names it when the worker reported it.
+    assert.match(stderr, /boom: crash-loop fixture/);
+    assert.match(stderr, /pm-crashloop\.js:7:\d+/);
     assert.ok(await canListen(port), 'the app port is free after keel exited');
     assert.ok(await canListen(adminPort), 'the admin port is free after keel exited');
   });
