@@ -13,6 +13,16 @@ async function cpuTimes() {
   return { idle, total: t.reduce((a, n) => a + n, 0) };
 }
 
+// Waits up to waitSec for the machine to go quiet; returns the last reading.
+export async function waitForQuiet(waitSec, onBusy = () => {}) {
+  const deadline = Date.now() + waitSec * 1000;
+  for (let first = true; ; first = false) {
+    const busy = await cpuBusyPct();
+    if (busy === null || busy <= BUSY_WARN_PCT || Date.now() >= deadline) return busy;
+    if (first) onBusy(busy);
+  }
+}
+
 // Percent of all cores busy over sampleMs; null where /proc/stat is missing.
 export async function cpuBusyPct(sampleMs = 1000) {
   try {

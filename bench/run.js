@@ -1,4 +1,4 @@
-// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--warmup N] [--connections N] [--tool wrk|autocannon]
+// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--quiet-wait N] [--warmup N] [--connections N] [--tool wrk|autocannon]
 // Runs each server alone, one after another (start, warm up, measure, stop),
 // so they never compete for the 2 cores with each other.
 import path from 'node:path';
@@ -11,7 +11,7 @@ import { ROOT, StartError } from './servers.js';
 import { handlerPath, EXAMPLE_APP } from './peers/handler.js';
 import { scenarios, selectScenarios, BASELINE } from './scenarios.js';
 import { machineInfo, printMachine, printTable, writeJson } from './report.js';
-import { cpuBusyPct, BUSY_WARN_PCT } from './quiet.js';
+import { waitForQuiet, BUSY_WARN_PCT } from './quiet.js';
 
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
 
@@ -21,12 +21,17 @@ function positiveInt(name, value) {
   return n;
 }
 
+function nonNegativeInt(name, value) {
+  return value === '0' ? 0 : positiveInt(name, value);
+}
+
 function options() {
   const { values } = parseArgs({
     options: {
       duration: { type: 'string' },
       warmup: { type: 'string', default: '2' },
       rounds: { type: 'string', default: '1' },
+      'quiet-wait': { type: 'string', default: '30' },
       connections: { type: 'string', default: '50' },
       only: { type: 'string' },
       tool: { type: 'string', default: 'wrk' },
@@ -38,6 +43,7 @@ function options() {
   --duration N   seconds measured per run (default 10, or env BENCH_DURATION)
   --warmup N     seconds of uncounted load before each run (default 2)
   --rounds N     run every server N times, interleaved, and report the median run (default 1)
+  --quiet-wait N before each run, wait up to N s for other processes to leave the CPUs idle (default 30)
   --only a,b     run only these rows; "keel" means every keel row`);
     process.exit(0);
   }
@@ -46,6 +52,7 @@ function options() {
     duration: positiveInt('duration', values.duration ?? process.env.BENCH_DURATION ?? 10),
     warmup: positiveInt('warmup', values.warmup),
     rounds: positiveInt('rounds', values.rounds),
+    quietWait: nonNegativeInt('quiet-wait', values['quiet-wait']),
     connections: positiveInt('connections', values.connections),
     only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
     tool: values.tool,
@@ -55,7 +62,9 @@ function options() {
 async function measure(scenario, ctx, opts, tool) {
   const row = { id: scenario.id, name: scenario.name, notes: [] };
   console.error(`-> ${scenario.name}${opts.rounds > 1 ? ` (round ${ctx.round}/${opts.rounds})` : ''}: starting`);
-  row.busyBeforePct = await cpuBusyPct();
+  row.busyBeforePct = await waitForQuiet(opts.quietWait, (busy) =>
+    console.error(`   machine ${busy}% busy; waiting up to ${opts.quietWait} s for it to go quiet`),
+  );
   if (row.busyBeforePct > BUSY_WARN_PCT) {
     row.notes.push(`machine ${row.busyBeforePct}% busy before the run (other processes): numbers may be low`);
     console.error(`   warning: machine ${row.busyBeforePct}% busy before the run`);
@@ -146,7 +155,7 @@ async function main() {
     date: new Date().toISOString(),
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     machine,
-    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, threads: tool.name === 'wrk' ? 1 : undefined },
+    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, quietWaitSec: opts.quietWait, threads: tool.name === 'wrk' ? 1 : undefined },
     handler: path.relative(ROOT, handler),
     baseline: BASELINE,
     results: rows,
