@@ -83,7 +83,7 @@ const catalog = {
     exitCode: EXIT.usage,
   },
   KEEL_ERR_BOOT_LOOP: {
-    message: (d) => `workers keep exiting right after they start (${d.count} in a row); last cause: ${d.cause}`,
+    message: (d) => `workers keep exiting right after they start (${d.count} within a minute); last cause: ${d.cause}`,
     exitCode: EXIT.workerBootLoop,
   },
   KEEL_ERR_BODY_TOO_LARGE: { message: () => 'request body is larger than --max-body', status: 413 },

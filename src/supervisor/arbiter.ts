@@ -14,8 +14,10 @@ import type { RetireReason, WorkerRecord } from './worker-record.js';
 
 /** A worker that dies sooner than this after starting counts toward the crash loop. */
 const EARLY_EXIT_MS = 5000;
-/** This many early exits in a row and keel stops, as PM2 stops an app after its restarts run out. */
+/** This many early exits within CRASH_LOOP_WINDOW_MS and keel stops, as PM2 stops an app after its restarts run out. */
 const MAX_EARLY_EXITS = 5;
+/** Early exits older than this are forgotten, so rare crashes spread over days never add up to a crash loop. */
+const CRASH_LOOP_WINDOW_MS = 60_000;
 const MAX_BACKOFF_MS = 10_000;
 /** A worker that has not loaded its app by then is killed. */
 const BOOT_TIMEOUT_MS = 120_000;
@@ -47,7 +49,8 @@ export class Arbiter {
   private phase: Phase = 'starting';
   private readonly signalQueue: SignalName[] = [];
   private loopScheduled = false;
-  private earlyExits = 0;
+  /** When recent early exits happened, newest last. */
+  private earlyExitTimes: number[] = [];
   private respawnAt = 0;
   private respawnTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -334,12 +337,16 @@ export class Arbiter {
   }
 
   private noteUnexpectedExit(uptimeMs: number, cause: string): void {
-    this.earlyExits = uptimeMs < EARLY_EXIT_MS ? this.earlyExits + 1 : 0;
-    if (this.earlyExits >= MAX_EARLY_EXITS) {
-      const err: KeelError = keelError('KEEL_ERR_BOOT_LOOP', { count: String(this.earlyExits), cause });
+    const now = Date.now();
+    this.earlyExitTimes = this.earlyExitTimes.filter((t) => now - t < CRASH_LOOP_WINDOW_MS);
+    if (uptimeMs < EARLY_EXIT_MS) this.earlyExitTimes.push(now);
+    else this.earlyExitTimes = [];
+    const earlyExits = this.earlyExitTimes.length;
+    if (earlyExits >= MAX_EARLY_EXITS) {
+      const err: KeelError = keelError('KEEL_ERR_BOOT_LOOP', { count: String(earlyExits), cause });
       return this.fail(err.exitCode, err.message);
     }
-    const backoff = this.earlyExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (this.earlyExits - 1));
+    const backoff = earlyExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (earlyExits - 1));
     this.respawnAt = Date.now() + backoff;
   }
 

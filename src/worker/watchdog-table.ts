@@ -52,7 +52,8 @@ export class WatchdogTable {
     const slot = this.free.pop();
     if (slot === undefined) return -1;
     this.starts[slot] = startTime;
-    this.lengths[slot] = this.bytes.write(fields, slot * SLOT_BYTES, SLOT_BYTES);
+    // latin1: URL and header strings arrive one char per byte, so nothing is lost and nothing is encoded.
+    this.lengths[slot] = this.bytes.write(fields, slot * SLOT_BYTES, SLOT_BYTES, 'latin1');
     Atomics.store(this.states, slot, SLOT_BUSY);
     return slot;
   }

@@ -43,7 +43,7 @@ function logStuckRequests(): void {
   for (let slot = 0; slot < states.length; slot++) {
     if (Atomics.compareExchange(states, slot, SLOT_BUSY, SLOT_LOGGED) !== SLOT_BUSY) continue;
     const offset = slot * data.table.slotBytes;
-    const [id, clientAddress, method, url, httpVersion, userAgent, referrer] = bytes.toString('utf8', offset, offset + lengths[slot]).split('\t');
+    const [id, clientAddress, method, url, httpVersion, userAgent, referrer] = bytes.toString('latin1', offset, offset + lengths[slot]).split('\t');
     lines += redact(
       format({
         startTime: starts[slot],

@@ -208,3 +208,41 @@ describe('binds and the banner', () => {
     await res.body.text();
   });
 });
+
+describe('process settings', () => {
+  test('--pid writes the primary pid while keel runs and removes the file when it stops', async (t) => {
+    const pidFile = join(tempDir(), 'keel.pid');
+    const keel = await startKeel(HELLO, ['--pid', pidFile], { workers: 1 });
+    t.after(() => keel.stop());
+    assert.equal(readFileSync(pidFile, 'utf8').trim(), String(keel.pid));
+    keel.signal('SIGTERM');
+    assert.equal((await keel.waitExit()).code, 0);
+    assert.equal(existsSync(pidFile), false, 'the pid file is removed on exit');
+  });
+
+  test('--user and --group run the workers unprivileged; the primary keeps its own', { skip: process.getuid?.() !== 0 && 'needs root' }, async (t) => {
+    const keel = await startKeel(HELLO, ['--user', 'nobody', '--group', '65534'], { workers: 1 });
+    t.after(() => keel.stop());
+    const uidOf = (pid) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+    const gidOf = (pid) => Number(/^Gid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+    const [worker] = keel.workerPids();
+    assert.equal(uidOf(worker), 65534);
+    assert.equal(gidOf(worker), 65534);
+    assert.equal(uidOf(keel.pid), 0);
+    const res = await request(keel.url);
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+  });
+
+  test('--user needs root, and an unknown user is refused', async () => {
+    if (process.getuid?.() === 0) {
+      const result = await runKeel(['serve', HELLO, '--user', 'no-such-user-keel', '--admin', 'off', '-b', `127.0.0.1:${await freePort()}`]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /^keel: --user: no user named "no-such-user-keel"/);
+    } else {
+      const result = await runKeel(['serve', HELLO, '--user', 'nobody', '--admin', 'off', '-b', `127.0.0.1:${await freePort()}`]);
+      assert.equal(result.code, 2);
+      assert.match(result.stderr, /needs keel to start as root/);
+    }
+  });
+});
