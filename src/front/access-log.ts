@@ -16,6 +16,8 @@ export interface AccessLogDeps {
   readonly format: AccessFormatter | null;
   readonly writer: BufferedLogWriter | null;
   readonly redact: Redactor;
+  /** Whether any secret values are known; without them only URL passwords need looking for. */
+  readonly hasSecrets: boolean;
   readonly inflight: InflightRequests;
   /** Counts finished requests, for --max-requests. */
   readonly onRequestDone: () => void;
@@ -31,57 +33,46 @@ function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | n
 }
 
 export function createAccessLog(deps: AccessLogDeps) {
-  const { format, writer, redact, inflight, onRequestDone } = deps;
+  const { format, writer, redact, hasSecrets, inflight, onRequestDone } = deps;
 
   function logResponseClose(this: ServerResponse): void {
-    const req = this.req;
-    const ctx = req.keel;
+    const ctx = this.req.keel;
     if (!ctx) return;
     onRequestDone();
     const loggedByWatchdog = inflight.remove(ctx);
     if (!format || !writer || loggedByWatchdog) return;
-    const finished = this.writableFinished;
-    const record: AccessRecord = {
-      startTime: ctx.startTime,
-      clientAddress: ctx.clientAddress,
-      method: req.method ?? '-',
-      url: req.url ?? '-',
-      httpVersion: req.httpVersion,
-      status: this.headersSent ? this.statusCode : 0,
-      bytes: bodyBytes(this, ctx.bytesAtStart, req.socket),
-      durationMs: performance.now() - ctx.startMark,
-      requestId: ctx.id,
-      userAgent: ctx.userAgent,
-      referrer: ctx.referrer,
-      event: ctx.event || (finished ? '' : 'aborted'),
-      request: req,
-      response: this,
-    };
-    writer.write(redact(format(record)));
+    ctx.status = this.headersSent ? this.statusCode : 0;
+    ctx.bytes = bodyBytes(this, ctx.bytesAtStart, ctx.req.socket);
+    ctx.durationMs = performance.now() - ctx.startMark;
+    if (ctx.event === '' && !this.writableFinished) ctx.event = 'aborted';
+    // Only what the client sent can carry a secret into the line; the rest is keel's own text.
+    // Checking those fields spares copying every line through the redactor.
+    if (hasSecrets || ctx.url.includes('@') || ctx.referrer.includes('@') || ctx.userAgent.includes('@')) {
+      ctx.url = redact(ctx.url);
+      ctx.referrer = redact(ctx.referrer);
+      ctx.userAgent = redact(ctx.userAgent);
+    }
+    writer.write(format(ctx));
   }
 
   /** A line for a request the parser refused before it became a request. */
   function logRefusal(socket: Socket, status: number, requestId: string, event: string): void {
     if (!format || !writer) return;
-    const now = Date.now();
-    writer.write(
-      redact(
-        format({
-          startTime: now,
-          clientAddress: socket.remoteAddress ? plainAddress(socket.remoteAddress) : 'unix',
-          method: '-',
-          url: '-',
-          httpVersion: '1.1',
-          status,
-          bytes: 0,
-          durationMs: 0,
-          requestId,
-          userAgent: '',
-          referrer: '',
-          event,
-        }),
-      ),
-    );
+    const record: AccessRecord = {
+      startTime: Date.now(),
+      clientAddress: socket.remoteAddress ? plainAddress(socket.remoteAddress) : 'unix',
+      method: '-',
+      url: '-',
+      httpVersion: '1.1',
+      status,
+      bytes: 0,
+      durationMs: 0,
+      id: requestId,
+      userAgent: '',
+      referrer: '',
+      event,
+    };
+    writer.write(format(record));
   }
 
   return { logResponseClose, logRefusal };

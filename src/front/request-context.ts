@@ -3,17 +3,27 @@
  * stages: the request ID, the real client address and scheme (after trusted proxies), timing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessRecord } from '../observe/access-log-format.js';
 
-export interface RequestContext {
+/** Also the access-log record of the request: the line is formatted from it, with no copy. */
+export interface RequestContext extends AccessRecord {
   /** The request ID, also sent as X-Request-Id and written in every log line about this request. */
   readonly id: string;
   /** The client's address: the peer, or the right-most untrusted address a trusted proxy reported. */
   readonly clientAddress: string;
+  /** Set from the request at arrival; the URL and the two header copies may be redacted before logging. */
+  readonly method: string;
+  url: string;
+  readonly httpVersion: string;
+  /** Filled in when the response closes. */
+  status: number;
+  bytes: number;
+  durationMs: number;
   /** http or https, as the client used it (from a trusted proxy's X-Forwarded-Proto or Forwarded). */
   readonly scheme: string;
   /** User-Agent and Referer as sent, for the access log. */
-  readonly userAgent: string;
-  readonly referrer: string;
+  userAgent: string;
+  referrer: string;
   /** Epoch milliseconds at arrival. */
   readonly startTime: number;
   /** performance.now() at arrival, for the duration. */

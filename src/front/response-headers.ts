@@ -43,3 +43,4 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
     return hasReason ? super.writeHead(statusCode, reasonOrHeaders, all) : super.writeHead(statusCode, all);
   }
 }
+

@@ -16,15 +16,15 @@ export interface AccessRecord {
   /** Response body bytes, or -1 when unknown. */
   readonly bytes: number;
   readonly durationMs: number;
-  readonly requestId: string;
+  readonly id: string;
   readonly userAgent: string;
   readonly referrer: string;
   /** Why the request ended other than by a normal response: timeout, aborted, worker-killed. */
   readonly event: string;
   /** For %({name}i)s atoms: the request, whose headers are only read when a format asks. */
-  readonly request?: { readonly headers: Readonly<Record<string, string | string[] | undefined>> };
+  readonly req?: { readonly headers: Readonly<Record<string, string | string[] | undefined>> };
   /** For %({name}o)s atoms: the response. */
-  readonly response?: { getHeader(name: string): string | string[] | number | undefined };
+  readonly res?: { getHeader(name: string): string | string[] | number | undefined };
 }
 
 export type AccessFormatter = (record: AccessRecord) => string;
@@ -92,7 +92,7 @@ function needsEscapeJson(text: string): boolean {
 
 function combined(r: AccessRecord): string {
   const status = r.event && r.status === 0 ? 0 : r.status;
-  return `${r.clientAddress} - - ${clfTime(r.startTime)} "${escapeQuoted(r.method)} ${escapeQuoted(r.url)} HTTP/${r.httpVersion}" ${status} ${r.bytes < 0 ? '-' : r.bytes} "${dash(r.referrer)}" "${dash(r.userAgent)}" ${seconds3(r.durationMs)} ${escapeQuoted(r.requestId)}${r.event ? ` ${r.event}` : ''}\n`;
+  return `${escapeQuoted(r.clientAddress)} - - ${clfTime(r.startTime)} "${escapeQuoted(r.method)} ${escapeQuoted(r.url)} HTTP/${r.httpVersion}" ${status} ${r.bytes < 0 ? '-' : r.bytes} "${dash(r.referrer)}" "${dash(r.userAgent)}" ${seconds3(r.durationMs)} ${escapeQuoted(r.id)}${r.event ? ` ${r.event}` : ''}\n`;
 }
 
 function json(r: AccessRecord): string {
@@ -105,7 +105,7 @@ function json(r: AccessRecord): string {
     status: r.status,
     bytes: r.bytes < 0 ? null : r.bytes,
     duration_ms: Math.round(r.durationMs * 1000) / 1000,
-    request_id: r.requestId,
+    request_id: r.id,
     user_agent: r.userAgent,
     referrer: r.referrer,
     ...(r.event ? { event: r.event } : {}),
@@ -138,7 +138,7 @@ const ATOMS: Record<string, Atom> = {
   D: (r) => String(Math.round(r.durationMs * 1000)),
   L: (r) => (r.durationMs / 1000).toFixed(6),
   p: () => `<${process.pid}>`,
-  rid: (r) => escapeQuoted(r.requestId),
+  rid: (r) => escapeQuoted(r.id),
 };
 
 /** Compiles a Gunicorn access_log_format string such as '%(h)s "%(r)s" %(s)s %({x-request-id}o)s'. */
@@ -152,7 +152,7 @@ export function compileAtoms(format: string): AccessFormatter | null {
     const header = /^\{([^}]+)\}([io])$/.exec(name);
     if (header) {
       const headerName = header[1].toLowerCase();
-      parts.push(header[2] === 'i' ? (r) => dash(headerText(r.request?.headers[headerName])) : (r) => dash(headerText(r.response?.getHeader(headerName))));
+      parts.push(header[2] === 'i' ? (r) => dash(headerText(r.req?.headers[headerName])) : (r) => dash(headerText(r.res?.getHeader(headerName))));
     } else if (ATOMS[name]) {
       parts.push(ATOMS[name]);
     } else {

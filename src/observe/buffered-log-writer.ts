@@ -1,52 +1,36 @@
 /**
- * A buffered, asynchronous line writer for the access log, the hottest path in keel: lines
- * are appended to a buffer that is written with one fs.write every 20 ms or 64 KiB, like
- * Nginx's `access_log ... buffer= flush=` (measured in DESIGN.md: 0.94-0.99 of no logging,
- * against 0.63-0.76 for pino). Written by hand because no library offers shared buffers
- * that a watchdog thread can flush when the event loop is stuck.
+ * A buffered, asynchronous line writer for the access log, the hottest path in keel: lines are
+ * appended to a string and written with one fs.write every 20 ms or 64 KiB, like Nginx's
+ * `access_log ... buffer= flush=` (DESIGN.md measured this at 0.94-0.99 of no logging, against
+ * 0.63-0.76 for pino). Written by hand because that is the whole trick: appending to a string
+ * costs a rope node, and the copy into bytes happens once per batch.
  *
- * The buffers are SharedArrayBuffers: `shared` hands them to the watchdog thread, which
- * writes out what is pending if the main thread stops (see worker/watchdog.ts).
+ * Lines must be ASCII (the access-log formats escape everything else), so they are written as
+ * latin1, byte for byte. The watchdog thread writes its own lines on the same fd, which `shared`
+ * tells it (reopen changes it).
  */
 import { closeSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 
-const BUFFER_SIZE = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 const FLUSH_MS = 20;
 /** Writes to a pipe up to this size are atomic, so lines from several workers never interleave. */
 const PIPE_BUF = 4096;
 
-/** State shared with the watchdog thread: [fd, bytes pending in the active buffer, active buffer index, flushing flag]. */
-export interface SharedLogBuffers {
-  readonly buffers: readonly SharedArrayBuffer[];
-  readonly state: Int32Array;
-}
-
-export const STATE_FD = 0;
-export const STATE_PENDING = 1;
-export const STATE_ACTIVE = 2;
-/** Bytes of the active buffer the watchdog thread already wrote while the main thread was stuck. */
-export const STATE_WATCHDOG_FLUSHED = 3;
-
 export class BufferedLogWriter {
-  readonly shared: SharedLogBuffers;
-  private readonly views: Buffer[];
-  private active = 0;
-  private used = 0;
+  /** [fd], shared with the watchdog thread. */
+  readonly shared = new Int32Array(new SharedArrayBuffer(4));
+  private pending = '';
   private fd: number;
-  private chunkLimit: number;
+  private readonly chunkLimit: number;
   private writing = false;
   private timer: NodeJS.Timeout | null = null;
-  private overflow: Buffer[] = [];
   private closed = false;
 
   /** @param target a file path (opened for append), or '-' for stdout. */
   constructor(private readonly target: string) {
     this.fd = this.open();
-    this.chunkLimit = this.isPipeLike(this.fd) ? PIPE_BUF : BUFFER_SIZE;
-    const buffers = [new SharedArrayBuffer(BUFFER_SIZE), new SharedArrayBuffer(BUFFER_SIZE)];
-    this.views = buffers.map((b) => Buffer.from(b));
-    this.shared = { buffers, state: new Int32Array(new SharedArrayBuffer(16)) };
-    Atomics.store(this.shared.state, STATE_FD, this.fd);
+    this.chunkLimit = this.isPipeLike(this.fd) ? PIPE_BUF : Infinity;
+    Atomics.store(this.shared, 0, this.fd);
   }
 
   private open(): number {
@@ -55,28 +39,18 @@ export class BufferedLogWriter {
 
   private isPipeLike(fd: number): boolean {
     try {
-      const stat = fstatSync(fd);
-      return !stat.isFile();
+      return !fstatSync(fd).isFile();
     } catch {
       return true;
     }
   }
 
-  /** Appends one line. Lines must be ASCII (the access-log formats escape everything else): they are copied byte for byte. */
+  /** Appends one ASCII line (with its newline). */
   write(line: string): void {
     if (this.closed) return;
-    if (this.overflow.length > 0 || this.used + line.length > BUFFER_SIZE) {
-      this.flush();
-      if (this.overflow.length > 0 || this.used + line.length > BUFFER_SIZE) {
-        // The other buffer is still being written: keep order by queueing behind it.
-        this.overflow.push(Buffer.from(line, 'latin1'));
-        if (this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
-        return;
-      }
-    }
-    this.used += this.views[this.active].write(line, this.used, 'latin1');
-    Atomics.store(this.shared.state, STATE_PENDING, this.used);
-    if (this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
+    this.pending += line;
+    if (this.pending.length >= BATCH_BYTES) this.flush();
+    else if (this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
   }
 
   private readonly onTimer = (): void => {
@@ -84,50 +58,45 @@ export class BufferedLogWriter {
     this.flush();
   };
 
-  /** Starts writing what is pending; the next lines go to the other buffer. */
+  /** Starts writing what is pending; lines written meanwhile wait for the next batch. */
   flush(): void {
-    if (this.writing || (this.used === 0 && this.overflow.length === 0)) {
-      if ((this.used > 0 || this.overflow.length > 0) && this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
+    if (this.pending.length === 0) return;
+    if (this.writing) {
+      this.timer ??= setTimeout(this.onTimer, FLUSH_MS).unref();
       return;
     }
-    const chunk = this.views[this.active].subarray(Atomics.exchange(this.shared.state, STATE_WATCHDOG_FLUSHED, 0), this.used);
-    const extra = this.overflow;
-    this.overflow = [];
-    this.active ^= 1;
-    this.used = 0;
-    Atomics.store(this.shared.state, STATE_ACTIVE, this.active);
-    Atomics.store(this.shared.state, STATE_PENDING, 0);
+    const batch = this.pending;
+    this.pending = '';
     this.writing = true;
-    this.writeChunks([chunk, ...extra], 0, 0);
+    this.writeFrom(batch, 0);
   }
 
-  private writeChunks(chunks: Buffer[], index: number, offset: number): void {
-    if (index >= chunks.length) {
+  private writeFrom(batch: string, offset: number): void {
+    if (offset >= batch.length) {
       this.writing = false;
-      if ((this.used > 0 || this.overflow.length > 0) && this.timer === null) this.timer = setTimeout(this.onTimer, FLUSH_MS).unref();
+      if (this.pending.length > 0) this.timer ??= setTimeout(this.onTimer, FLUSH_MS).unref();
       return;
     }
-    const chunk = chunks[index];
-    if (offset >= chunk.length) return this.writeChunks(chunks, index + 1, 0);
-    const end = this.lineBoundary(chunk, offset);
-    write(this.fd, chunk, offset, end - offset, null, (err, written) => {
+    const end = this.lineBoundary(batch, offset);
+    const chunk = offset === 0 && end === batch.length ? batch : batch.slice(offset, end);
+    write(this.fd, chunk, null, 'latin1', (err, written) => {
       if (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-          setTimeout(() => this.writeChunks(chunks, index, offset), 2).unref();
+          setTimeout(() => this.writeFrom(batch, offset), 2).unref();
           return;
         }
-        // A log that cannot be written must not take the server down; drop this chunk.
-        return this.writeChunks(chunks, index + 1, 0);
+        // A log that cannot be written must not take the server down; drop this batch.
+        return this.writeFrom(batch, batch.length);
       }
-      this.writeChunks(chunks, index, offset + written);
+      this.writeFrom(batch, offset + written);
     });
   }
 
   /** The end of the largest run of whole lines from `offset` that fits one atomic write. */
-  private lineBoundary(chunk: Buffer, offset: number): number {
+  private lineBoundary(batch: string, offset: number): number {
     const limit = offset + this.chunkLimit;
-    if (chunk.length <= limit) return chunk.length;
-    const newline = chunk.lastIndexOf(0x0a, limit - 1);
+    if (batch.length <= limit) return batch.length;
+    const newline = batch.lastIndexOf('\n', limit - 1);
     return newline >= offset ? newline + 1 : limit;
   }
 
@@ -135,11 +104,9 @@ export class BufferedLogWriter {
   flushSync(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    const pending = [this.views[this.active].subarray(Atomics.exchange(this.shared.state, STATE_WATCHDOG_FLUSHED, 0), this.used), ...this.overflow];
-    this.used = 0;
-    this.overflow = [];
-    Atomics.store(this.shared.state, STATE_PENDING, 0);
-    for (const chunk of pending) writeAllSync(this.fd, chunk);
+    const batch = this.pending;
+    this.pending = '';
+    if (batch) writeAllSync(this.fd, Buffer.from(batch, 'latin1'));
   }
 
   /** Reopens the file (after logrotate moved it): USR1. */
@@ -148,7 +115,7 @@ export class BufferedLogWriter {
     this.flushSync();
     const old = this.fd;
     this.fd = this.open();
-    Atomics.store(this.shared.state, STATE_FD, this.fd);
+    Atomics.store(this.shared, 0, this.fd);
     // An async write may still be using the old fd; close it once that has had time to finish.
     setTimeout(() => closeQuietly(old), 1000).unref();
   }

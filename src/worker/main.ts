@@ -76,7 +76,7 @@ export async function runWorker(): Promise<void> {
 
   let draining = false;
   let requests = 0;
-  const accessLog = createAccessLog({ format, writer, redact, inflight, onRequestDone: () => requests++ });
+  const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
   const pipeline = buildPipeline({ config, app, boundary, accessLog, inflight, isDraining: () => draining });
   const listeners: Listeners = await openListeners(config, pipeline, createClientErrorHandler(config, accessLog.logRefusal)).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
