@@ -8,21 +8,10 @@ import { isAlive, runKeel, startKeel } from '../helpers/keel.js';
 import { startLoad } from '../helpers/load.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
+import { getFresh } from '../helpers/http.js';
 
 const APP = 'test/fixtures/pm-app.js';
 
-/** One request on a connection of its own (so the primary hands it to a worker afresh). */
-async function getFresh(url, headers = {}) {
-  const target = new URL(url);
-  const client = new Client(target.origin);
-  try {
-    const res = await client.request({ path: target.pathname + target.search, method: 'GET', headers, headersTimeout: 10_000, bodyTimeout: 10_000 });
-    const body = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, body };
-  } finally {
-    await client.destroy().catch(() => {});
-  }
-}
 
 /** Keep-alive connections, one to each of `count` workers, keyed by the pid that answers on them. */
 async function connectionPerWorker(url, count) {

@@ -4,25 +4,15 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'undici';
 import { ROOT, isAlive, startKeel, tempDir } from '../helpers/keel.js';
 import { startLoad } from '../helpers/load.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { getFresh as getFreshWithin } from '../helpers/http.js';
+
+const getFresh = (url, headers = {}) => getFreshWithin(url, headers, 30_000);
 
 const APP = 'test/fixtures/sig-app.js';
 
-/** One request on a connection of its own (so the primary hands it to a worker afresh). */
-async function getFresh(url, headers = {}) {
-  const target = new URL(url);
-  const client = new Client(target.origin);
-  try {
-    const res = await client.request({ path: target.pathname + target.search, method: 'GET', headers, headersTimeout: 30_000, bodyTimeout: 30_000 });
-    const body = await res.body.text();
-    return { status: res.statusCode, headers: res.headers, body };
-  } finally {
-    await client.destroy().catch(() => {});
-  }
-}
 
 /** Starts /slow?ms=… and resolves once the app says it is in progress; `.response` settles with the outcome. */
 async function startSlow(keel, ms, id) {
