@@ -246,3 +246,21 @@ describe('process settings', () => {
     }
   });
 });
+
+describe('a second real client', () => {
+  test('curl gets the same safe answer: 200, X-Request-Id, no Server or X-Powered-By, and the generic 500', async (t) => {
+    const keel = await startKeel('examples/express/app.ts', [], { workers: 1 });
+    t.after(() => keel.stop());
+    const { execFileSync } = await import('node:child_process');
+    const head = execFileSync('curl', ['-sS', '--max-time', '10', '-D', '-', '-o', '/dev/null', `${keel.url}/`], { encoding: 'utf8' });
+    assert.match(head, /^HTTP\/1\.1 200 /);
+    assert.match(head, /^x-request-id: \S+/im);
+    assert.doesNotMatch(head, /^(server|x-powered-by):/im);
+    const failure = execFileSync('curl', ['-sS', '--max-time', '10', '-H', 'Accept: application/json', '-w', '\n%{http_code}', `${keel.url}/boom`], { encoding: 'utf8' });
+    // The body ends in a newline, then -w adds its own line with the status.
+    const code = failure.slice(failure.lastIndexOf('\n') + 1);
+    const body = failure.slice(0, failure.lastIndexOf('\n'));
+    assert.equal(code, '500');
+    assert.deepEqual(Object.keys(JSON.parse(body)).sort(), ['error', 'requestId', 'status']);
+  });
+});
