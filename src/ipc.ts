@@ -4,6 +4,11 @@
 import type { ResolvedConfig } from './config/resolve.js';
 
 export const MSG = {
+  /**
+   * worker → primary: ready to receive the config. A message sent before the worker listens for it
+   * is dropped, so the primary sends the config only when asked.
+   */
+  wantConfig: 'keel:want-config',
   /** primary → worker: the resolved config; the worker boots when it arrives. */
   config: 'keel:config',
   /** primary → worker: stop accepting, finish in-flight requests, exit. */
@@ -70,7 +75,10 @@ export interface RetiringMessage {
 export interface StoppedAcceptingMessage {
   readonly type: typeof MSG.stoppedAccepting;
 }
-export type FromWorker = ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage;
+export interface WantConfigMessage {
+  readonly type: typeof MSG.wantConfig;
+}
+export type FromWorker = WantConfigMessage | ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

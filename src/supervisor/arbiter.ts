@@ -176,6 +176,7 @@ export class Arbiter {
       worker,
       pid: worker.process.pid ?? 0,
       generation: this.generation,
+      config: this.config,
       startedAt: Date.now(),
       maxRequests: this.config.maxRequests > 0 ? this.config.maxRequests + jitter : 0,
       state: 'starting',
@@ -190,7 +191,6 @@ export class Arbiter {
       killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
     };
     this.workers.set(worker.id, record);
-    this.sendTo(record, { type: MSG.config, config: this.config });
     this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
   }
 
@@ -202,6 +202,9 @@ export class Arbiter {
     const record = this.workers.get(worker.id);
     if (!record || typeof message !== 'object' || message === null) return;
     switch (message.type) {
+      case MSG.wantConfig:
+        this.sendTo(record, { type: MSG.config, config: record.config });
+        break;
       case MSG.heartbeat:
         record.lastHeartbeat = Date.now();
         record.requests = message.requests;

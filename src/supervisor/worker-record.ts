@@ -2,6 +2,7 @@
  * What the primary knows about one worker. States move one way: starting → ready → draining → dead.
  */
 import type { Worker } from 'node:cluster';
+import type { ResolvedConfig } from '../config/resolve.js';
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead';
 
@@ -12,6 +13,8 @@ export interface WorkerRecord {
   readonly worker: Worker;
   readonly pid: number;
   readonly generation: number;
+  /** The config the worker was forked for, sent when it asks. */
+  readonly config: ResolvedConfig;
   readonly startedAt: number;
   readonly maxRequests: number;
   state: WorkerState;

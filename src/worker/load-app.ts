@@ -13,8 +13,10 @@ async function importFile(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
   try {
     if (TYPESCRIPT.test(file)) {
-      const { register } = await import('tsx/esm/api');
-      register();
+      // Both of tsx's hooks: a .ts file in a package without "type": "module" is compiled to CommonJS
+      // and required; with only the ESM hook, Node 22's require(esm) sees a cycle and refuses it.
+      (await import('tsx/cjs/api')).register();
+      (await import('tsx/esm/api')).register();
     }
     return (await import(url)) as Record<string, unknown>;
   } catch (err) {

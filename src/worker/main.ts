@@ -38,6 +38,7 @@ function receiveConfig(): Promise<ResolvedConfig> {
       resolve(message.config);
     };
     process.on('message', onMessage);
+    send({ type: MSG.wantConfig });
   });
 }
 
