@@ -15,7 +15,7 @@ export class InflightRequests {
   add(ctx: RequestContext): void {
     this.active.add(ctx);
     if (this.table) {
-      ctx.slot = this.table.record(ctx.startTime, `${ctx.id}\t${ctx.clientAddress}\t${ctx.req.method}\t${ctx.req.url}\t${ctx.req.httpVersion}\t${ctx.userAgent}\t${ctx.referrer}`);
+      ctx.slot = this.table.record(ctx.startTime, `${ctx.id}\t${ctx.clientAddress}\t${ctx.method}\t${ctx.url}\t${ctx.httpVersion}\t${ctx.userAgent}\t${ctx.referrer}`);
     }
   }
 
