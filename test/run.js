@@ -1,6 +1,6 @@
 // `npm test`: installs the real peers the tests need (Debian packages), builds keel if its sources
 // changed, then runs every test file with Node's test runner.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -55,7 +55,49 @@ function testFiles() {
   return files;
 }
 
+/**
+ * keel supports Node 22.12+ as well as the pinned 24, so the suite runs on both. Node 22.12 comes
+ * from the npm registry into node_modules/.cache, like a test peer; it cannot be a devDependency
+ * because its `node` bin would replace the pinned one.
+ */
+const OLDEST_NODE = '22.12.0';
+
+function ensureOldestNode() {
+  const prefix = join(ROOT, 'node_modules', '.cache', `node-${OLDEST_NODE}`);
+  const binary = join(prefix, 'node_modules', 'node', 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  console.log(`installing Node ${OLDEST_NODE} for the oldest-runtime run: npm install --prefix ${prefix} node@${OLDEST_NODE}`);
+  execFileSync('npm', ['install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', `node@${OLDEST_NODE}`], { stdio: 'inherit' });
+  return binary;
+}
+
+const totals = { passed: 0, failed: 0, skipped: 0 };
+
+/** Runs the suite on one runtime, passing its output through and adding up its summary lines. */
+function runSuite(node, label) {
+  console.log(`\n# keel test suite on ${label}`);
+  return new Promise((resolvePromise) => {
+    const child = spawn(node, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...testFiles()], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk).slice(-20_000);
+    });
+    child.on('close', (code) => {
+      for (const [key, word] of [['passed', 'pass'], ['failed', 'fail'], ['skipped', 'skipped']]) {
+        const match = new RegExp(`^ℹ ${word} (\\d+)$`, 'm').exec(tail);
+        totals[key] += match ? Number(match[1]) : 0;
+      }
+      resolvePromise(code ?? 1);
+    });
+  });
+}
+
 ensurePeers();
 ensureBuilt();
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=120000', ...testFiles()], { cwd: ROOT, stdio: 'inherit' });
-process.exit(result.status ?? 1);
+let status = await runSuite(process.execPath, `Node ${process.versions.node}`);
+// A run limited to some files, or KEEL_TEST_ONE_RUNTIME=1, is for working on a test: one runtime is enough.
+if (status === 0 && process.argv.length <= 2 && !process.env.KEEL_TEST_ONE_RUNTIME) status = await runSuite(ensureOldestNode(), `Node ${OLDEST_NODE}`);
+// One closing line over every runtime, after the runners' own (which end with the list of todo tests).
+console.log(`\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+process.exit(status);
