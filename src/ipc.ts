@@ -68,7 +68,6 @@ export interface HeartbeatMessage {
 }
 export interface RetiringMessage {
   readonly type: typeof MSG.retiring;
-  readonly reason: string;
   /** The error that ended the worker, with where it was thrown, for the crash-loop message. */
   readonly cause?: string;
 }

@@ -10,6 +10,7 @@ import type { AccessFormatter, AccessRecord } from '../observe/access-log-format
 import type { BufferedLogWriter } from '../observe/buffered-log-writer.js';
 import type { Redactor } from '../observe/redact.js';
 import type { InflightRequests } from '../worker/inflight.js';
+import { peerAddressOf } from './proxy-protocol.js';
 import { plainAddress } from './trusted-proxies.js';
 
 export interface AccessLogDeps {
@@ -60,7 +61,8 @@ export function createAccessLog(deps: AccessLogDeps) {
     if (!format || !writer) return;
     const record: AccessRecord = {
       startTime: Date.now(),
-      clientAddress: socket.remoteAddress ? plainAddress(socket.remoteAddress) : 'unix',
+      // The same address a request on this connection would be logged with (the PROXY header's source, if any).
+      clientAddress: plainAddress(peerAddressOf(socket) ?? 'unix'),
       method: '-',
       url: '-',
       httpVersion: '1.1',

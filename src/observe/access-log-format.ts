@@ -91,8 +91,7 @@ function needsEscapeJson(text: string): boolean {
 }
 
 function combined(r: AccessRecord): string {
-  const status = r.event && r.status === 0 ? 0 : r.status;
-  return `${escapeQuoted(r.clientAddress)} - - ${clfTime(r.startTime)} "${escapeQuoted(r.method)} ${escapeQuoted(r.url)} HTTP/${r.httpVersion}" ${status} ${r.bytes < 0 ? '-' : r.bytes} "${dash(r.referrer)}" "${dash(r.userAgent)}" ${seconds3(r.durationMs)} ${escapeQuoted(r.id)}${r.event ? ` ${r.event}` : ''}\n`;
+  return `${escapeQuoted(r.clientAddress)} - - ${clfTime(r.startTime)} "${escapeQuoted(r.method)} ${escapeQuoted(r.url)} HTTP/${r.httpVersion}" ${r.status} ${r.bytes < 0 ? '-' : r.bytes} "${dash(r.referrer)}" "${dash(r.userAgent)}" ${seconds3(r.durationMs)} ${escapeQuoted(r.id)}${r.event ? ` ${r.event}` : ''}\n`;
 }
 
 function json(r: AccessRecord): string {

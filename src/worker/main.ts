@@ -136,7 +136,7 @@ export async function runWorker(): Promise<void> {
       sendErrorPage(ctx.req, ctx.res, 500, ctx.id, true);
       neutralizeResponse(ctx.res);
     }
-    send({ type: MSG.retiring, reason: 'crash', cause: `${kind}: ${describeLoadError(err)}` });
+    send({ type: MSG.retiring, cause: `${kind}: ${describeLoadError(err)}` });
     void drain('crash');
   }
   process.on('uncaughtException', (err) => onFatal('uncaught exception', err));

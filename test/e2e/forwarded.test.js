@@ -157,6 +157,16 @@ describe('PROXY protocol (--proxy-protocol)', () => {
     }
   });
 
+  it('a request refused by the parser is logged with the PROXY source too, not the balancer', async () => {
+    const smuggle = 'POST /pp-refused HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n';
+    const result = await rawExchange(keel.port, [`PROXY TCP4 192.0.2.13 127.0.0.1 5558 ${keel.port}\r\n`, smuggle], { timeout: 5000 });
+    const [res] = parseResponses(result.data);
+    assert.equal(res?.status, 400, result.data.toString('latin1'));
+    const line = await accessLineFor(keel, res.headers['x-request-id']);
+    assert.ok(line.startsWith('192.0.2.13 '), line);
+    assert.match(line, / 400 .* bad-request$/);
+  });
+
   it('v2: the source address of the binary header is the client address', async () => {
     const result = await rawExchange(keel.port, [proxyV2('198.51.100.20', '127.0.0.1', 40000, keel.port), get('/pp2')], { timeout: 5000 });
     const [res] = parseResponses(result.data);
