@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve, basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { keelError } from '../errors.js';
+import { moduleExports } from '../module-exports.js';
 
 export const CONFIG_FILE_NAMES = ['keel.config.ts', 'keel.config.mts', 'keel.config.js', 'keel.config.mjs', 'keel.config.json'];
 
@@ -35,13 +36,8 @@ export async function loadConfigFile(path: string): Promise<LoadedConfigFile> {
     } else {
       // A cache-busting query makes a HUP reload see the edited file.
       const url = `${pathToFileURL(path).href}?reload=${Date.now()}`;
-      const mod = /\.m?ts$/.test(path)
-        ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url)
-        : await import(url);
+      const mod = moduleExports(/\.m?ts$/.test(path) ? await (await import('tsx/esm/api')).tsImport(url, import.meta.url) : await import(url));
       values = mod.default ?? mod.config;
-      // A .ts config compiled to CommonJS (no "type": "module" nearby) arrives as { default: exports }.
-      const cjs = values as { __esModule?: unknown; default?: unknown; config?: unknown } | undefined;
-      if (cjs && typeof cjs === 'object' && cjs.__esModule === true) values = cjs.default ?? cjs.config;
     }
   } catch (err) {
     throw keelError('KEEL_ERR_CONFIG_FILE', { path: basename(path), reason: (err as Error).message.split('\n')[0] }, { cause: err });

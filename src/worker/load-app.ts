@@ -6,6 +6,7 @@
 import { pathToFileURL } from 'node:url';
 import type { AppSpec } from '../config/app-spec.js';
 import { keelError } from '../errors.js';
+import { moduleExports } from '../module-exports.js';
 
 const TYPESCRIPT = /\.(ts|mts|cts)$/;
 
@@ -32,10 +33,7 @@ export function describeLoadError(err: unknown): string {
 }
 
 export async function loadApp(spec: AppSpec): Promise<unknown> {
-  let mod = await importFile(spec.file);
-  // TypeScript compiled to CommonJS (a .ts file in a package without "type": "module") arrives as
-  // { default: exports } with exports.__esModule set: that exports object is the real namespace.
-  if (mod.default && typeof mod.default === 'object' && (mod.default as { __esModule?: unknown }).__esModule === true) mod = mod.default as Record<string, unknown>;
+  const mod = moduleExports(await importFile(spec.file));
   // A CommonJS module's exports arrive as `default`; its named exports also sit on that object.
   const cjs = mod.default && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : {};
   const candidates = spec.exportName ? [spec.exportName] : ['default', 'app'];
