@@ -17,14 +17,13 @@ import { BufferedLogWriter } from '../observe/buffered-log-writer.js';
 import { createErrorLog, flushErrorLog, reopenErrorLog, type ErrorLog } from '../observe/error-log.js';
 import { createRedactor } from '../observe/redact.js';
 import { adaptApp } from './adapters/detect.js';
+import { drainWorker } from './drain.js';
 import { InflightRequests } from './inflight.js';
 import { type Listeners, openListeners } from './listeners.js';
 import { describeLoadError, loadApp } from './load-app.js';
 import { startWatchdog } from './watchdog.js';
 import { WatchdogTable } from './watchdog-table.js';
 
-/** Drain waits this long before closing idle keep-alive connections, so busy clients get a Connection: close answer instead. */
-const IDLE_CLOSE_DELAY_MS = 500;
 
 function send(message: FromWorker): void {
   if (process.connected) process.send!(message);
@@ -91,34 +90,7 @@ export async function runWorker(): Promise<void> {
     if (draining) return;
     draining = true;
     log.info({ reason, inflight: inflight.active.size }, 'worker draining');
-    for (const ctx of inflight.active) if (!ctx.res.headersSent) ctx.res.shouldKeepAlive = false;
-    await listeners.stopAccepting();
-    const primaryCaughtUp = new Promise<void>((resolve) => {
-      if (!process.connected) return resolve();
-      const onAck = (message: unknown): void => {
-        if (!isMessage(message, MSG.stoppedAcceptingAck)) return;
-        process.removeListener('message', onAck);
-        process.removeListener('disconnect', resolve);
-        resolve();
-      };
-      process.on('message', onAck);
-      process.once('disconnect', resolve);
-      send({ type: MSG.stoppedAccepting });
-    });
-    // Run from the check phase, after this loop iteration has read what clients sent: a worker starved of
-    // CPU would otherwise run the timer first and reset connections whose next request is already waiting.
-    const closeIdle = (): void => void setImmediate(() => listeners.closeIdleConnections());
-    let idleTimer: NodeJS.Timeout | undefined;
-    const idleStart = setTimeout(() => {
-      closeIdle();
-      idleTimer = setInterval(closeIdle, 250);
-    }, IDLE_CLOSE_DELAY_MS);
-    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.gracefulTimeout * 1000).unref());
-    // Done when the clients have gone, not merely when no request is in progress: closing a keep-alive
-    // connection that looks idle would reset a request the client has just sent on it.
-    const outcome = await Promise.race([Promise.all([inflight.idle(), listeners.connectionsClosed(), primaryCaughtUp]).then(() => 'idle' as const), deadline]);
-    clearTimeout(idleStart);
-    clearInterval(idleTimer);
+    const outcome = await drainWorker({ listeners, inflight, gracefulTimeoutSeconds: config.gracefulTimeout, send });
     if (outcome === 'timeout') log.warn({ cut: inflight.active.size }, 'graceful timeout reached; closing the requests still in progress');
     listeners.closeAllConnections();
     stopTimeouts();
