@@ -10,7 +10,7 @@ import { request } from 'undici';
 import { runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { rawExchange, parseResponses } from '../fixtures/front-raw-client.js';
+import { rawExchange, parseResponses } from '../helpers/raw-client.js';
 
 const ECHO = 'test/fixtures/front-echo.js';
 

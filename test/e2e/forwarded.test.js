@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { startKeel } from '../helpers/keel.js';
 import { waitFor } from '../helpers/wait.js';
-import { rawExchange, parseResponses } from '../fixtures/front-raw-client.js';
+import { rawExchange, parseResponses } from '../helpers/raw-client.js';
 
 const ECHO = 'test/fixtures/front-echo.js';
 /** What keel generates (today a per-process random prefix and a counter, src/front/request-id.ts): any valid ID. */

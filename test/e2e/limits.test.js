@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startKeel, tempDir } from '../helpers/keel.js';
 import { waitFor } from '../helpers/wait.js';
-import { rawExchange, parseResponses, hasResponseHead } from '../fixtures/front-raw-client.js';
+import { rawExchange, parseResponses, hasResponseHead } from '../helpers/raw-client.js';
 
 const ECHO = 'test/fixtures/front-echo.js';
 const EXPRESS = 'test/fixtures/front-express.js';

@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT, startKeel } from '../helpers/keel.js';
-import { rawExchange, parseResponses } from '../fixtures/front-raw-client.js';
+import { rawExchange, parseResponses } from '../helpers/raw-client.js';
 
 const CORPUS = join(ROOT, '..', 'shared', 'corpus', 'gunicorn-requests');
 const HAVE_CORPUS = existsSync(join(CORPUS, 'decode.mjs'));
