@@ -73,10 +73,10 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     };
     req.keel = ctx;
     (res as KeelResponse).requestId = ctx.id;
+    (res as KeelResponse).onClose = logResponseClose;
 
-    // 3. In-flight registration and the access-log line, before anything can refuse the request, so every request gets a line.
+    // 3. In-flight registration, and the access-log line (the close hook set above), before anything can refuse the request, so every request gets a line.
     inflight.add(ctx);
-    res.on('close', logResponseClose);
 
     // 4. Draining: the client learns not to reuse this connection.
     if (isDraining()) res.shouldKeepAlive = false;

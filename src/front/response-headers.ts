@@ -2,7 +2,8 @@
  * The response class keel's servers use. It drops headers that advertise the stack (X-Powered-By,
  * Server) however the app sets them, and adds X-Request-Id as the head is written. Adding the ID
  * there, not with setHeader up front, keeps Node's fast path for apps that pass all their headers
- * to writeHead. A subclass, so there is no per-request wrapping.
+ * to writeHead. It also calls keel's close hook (the access-log stage) when the response closes,
+ * however it ended. A subclass, so there is no per-request wrapping and no per-request listener.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 
@@ -12,10 +13,25 @@ function hidden(name: string): boolean {
 }
 
 export class KeelResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  // The fields' defaults live on the prototype (below the class): class-field initialisers run in
+  // the constructor of every response and measured ~0.3 µs a request.
   /** Set by the pipeline; sent as X-Request-Id. */
-  requestId = '';
+  declare requestId: string;
+  /** Set by the pipeline; called once, when the response closes. */
+  declare onClose: ((this: KeelResponse) => void) | null;
   /** Whether anything went through setHeader, i.e. whether Node will take its slow path anyway. */
-  private headersTouched = false;
+  declare private headersTouched: boolean;
+
+  // 'close' comes once per response, however it ends (answered, aborted, destroyed); an override
+  // here costs one comparison per event, where res.on('close') cost ~0.5 µs a request.
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    if (event === 'close' && this.onClose !== null) {
+      const onClose = this.onClose;
+      this.onClose = null;
+      onClose.call(this);
+    }
+    return super.emit(event, ...args);
+  }
 
   override setHeader(name: string, value: number | string | readonly string[]): this {
     if (hidden(name)) return this;
@@ -44,3 +60,6 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
   }
 }
 
+KeelResponse.prototype.requestId = '';
+KeelResponse.prototype.onClose = null;
+(KeelResponse.prototype as unknown as { headersTouched: boolean }).headersTouched = false;

@@ -14,9 +14,7 @@ export class InflightRequests {
 
   add(ctx: RequestContext): void {
     this.active.add(ctx);
-    if (this.table) {
-      ctx.slot = this.table.record(ctx.startTime, `${ctx.id}\t${ctx.clientAddress}\t${ctx.method}\t${ctx.url}\t${ctx.httpVersion}\t${ctx.userAgent}\t${ctx.referrer}`);
-    }
+    if (this.table) ctx.slot = this.table.record(ctx);
   }
 
   /** Returns true when the watchdog already logged this request. */

@@ -20,6 +20,33 @@ export interface WatchdogTableShared {
   readonly slotBytes: number;
 }
 
+/** What a slot holds: the fields of the request's access-log line. */
+export interface WatchdogFields {
+  readonly startTime: number;
+  readonly id: string;
+  readonly clientAddress: string;
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly userAgent: string;
+  readonly referrer: string;
+}
+
+/**
+ * Copies a string's characters as bytes followed by a tab, up to `end`. Strings from the HTTP
+ * parser are latin1 (one char per byte), so nothing is lost; wider chars keep their low byte, as
+ * Buffer#write('latin1') did. A tab inside a field would shift the fields, so it becomes a space.
+ */
+function copyLatin1(into: Uint8Array, at: number, end: number, text: string): number {
+  const stop = Math.min(end - 1, at + text.length);
+  for (let i = 0; at < stop; i++, at++) {
+    const c = text.charCodeAt(i) & 0xff;
+    into[at] = c === 0x09 ? 0x20 : c;
+  }
+  if (at < end) into[at++] = 0x09;
+  return at;
+}
+
 /** Field order in a slot, tab-separated. */
 export const SLOT_FIELDS = ['id', 'clientAddress', 'method', 'url', 'httpVersion', 'userAgent', 'referrer'] as const;
 
@@ -28,7 +55,7 @@ export class WatchdogTable {
   private readonly states: Int32Array;
   private readonly starts: Float64Array;
   private readonly lengths: Int32Array;
-  private readonly bytes: Buffer;
+  private readonly bytes: Uint8Array;
   private readonly free: number[] = [];
 
   constructor() {
@@ -43,17 +70,31 @@ export class WatchdogTable {
     this.states = new Int32Array(this.shared.states);
     this.starts = new Float64Array(this.shared.starts);
     this.lengths = new Int32Array(this.shared.lengths);
-    this.bytes = Buffer.from(this.shared.bytes);
+    this.bytes = new Uint8Array(this.shared.bytes);
     for (let i = SLOTS - 1; i >= 0; i--) this.free.push(i);
   }
 
-  /** Records a request; returns its slot, or -1 when the table is full (the request is then not covered). */
-  record(startTime: number, fields: string): number {
+  /**
+   * Records a request; returns its slot, or -1 when the table is full (the request is then not
+   * covered). This runs for every request, so the fields are copied with a plain loop: building
+   * one tab-joined string and handing it to Buffer#write measured ~1 µs a request, the loop ~0.1 µs.
+   */
+  record(fields: WatchdogFields): number {
     const slot = this.free.pop();
     if (slot === undefined) return -1;
-    this.starts[slot] = startTime;
-    // latin1: URL and header strings arrive one char per byte, so nothing is lost and nothing is encoded.
-    this.lengths[slot] = this.bytes.write(fields, slot * SLOT_BYTES, SLOT_BYTES, 'latin1');
+    this.starts[slot] = fields.startTime;
+    const start = slot * SLOT_BYTES;
+    const end = start + SLOT_BYTES;
+    let at = start;
+    at = copyLatin1(this.bytes, at, end, fields.id);
+    at = copyLatin1(this.bytes, at, end, fields.clientAddress);
+    at = copyLatin1(this.bytes, at, end, fields.method);
+    at = copyLatin1(this.bytes, at, end, fields.url);
+    at = copyLatin1(this.bytes, at, end, fields.httpVersion);
+    at = copyLatin1(this.bytes, at, end, fields.userAgent);
+    at = copyLatin1(this.bytes, at, end, fields.referrer);
+    // Each field ends with a tab; the reader splits on them.
+    this.lengths[slot] = at - start;
     Atomics.store(this.states, slot, SLOT_BUSY);
     return slot;
   }
