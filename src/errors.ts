@@ -49,6 +49,11 @@ const catalog = {
     message: (d) => d.text,
     exitCode: EXIT.usage,
   },
+  /** A certificate, key or TLS setting that cannot work; `text` names the flag and the file. */
+  KEEL_ERR_TLS: {
+    message: (d) => d.text,
+    exitCode: EXIT.usage,
+  },
   KEEL_ERR_APP_SPEC: {
     message: (d) => `APP: ${JSON.stringify(d.spec)} is not valid; expected path/to/file[:export] or path/to/file:factory()`,
     exitCode: EXIT.usage,

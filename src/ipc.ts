@@ -2,6 +2,7 @@
  * The IPC messages between the primary and its workers, typed, with their names in one place.
  */
 import type { ResolvedConfig } from './config/resolve.js';
+import type { TlsMaterial } from './tls/material.js';
 
 export const MSG = {
   /**
@@ -11,6 +12,8 @@ export const MSG = {
   wantConfig: 'keel:want-config',
   /** primary → worker: the resolved config; the worker boots when it arrives. */
   config: 'keel:config',
+  /** primary → worker: new certificates or ACME challenges; handshakes from now on use them. */
+  tls: 'keel:tls',
   /** primary → worker: stop accepting, finish in-flight requests, exit. */
   drain: 'keel:drain',
   /** primary → worker: reopen log files (USR1). */
@@ -35,6 +38,11 @@ export const MSG = {
 export interface ConfigMessage {
   readonly type: typeof MSG.config;
   readonly config: ResolvedConfig;
+  readonly tls: TlsMaterial;
+}
+export interface TlsMessage {
+  readonly type: typeof MSG.tls;
+  readonly tls: TlsMaterial;
 }
 export interface DrainMessage {
   readonly type: typeof MSG.drain;
@@ -45,7 +53,7 @@ export interface ReopenLogsMessage {
 export interface StoppedAcceptingAckMessage {
   readonly type: typeof MSG.stoppedAcceptingAck;
 }
-export type ToWorker = ConfigMessage | DrainMessage | ReopenLogsMessage | StoppedAcceptingAckMessage;
+export type ToWorker = ConfigMessage | TlsMessage | DrainMessage | ReopenLogsMessage | StoppedAcceptingAckMessage;
 
 export interface ReadyMessage {
   readonly type: typeof MSG.ready;

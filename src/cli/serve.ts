@@ -14,6 +14,7 @@ import { Arbiter } from '../supervisor/arbiter.js';
 import { renderBanner } from '../supervisor/banner.js';
 import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
+import { TlsSource } from '../tls/tls-source.js';
 import { KEEL_VERSION } from './version.js';
 
 export interface ServeInput {
@@ -44,8 +45,14 @@ export async function serve(input: ServeInput): Promise<void> {
   const privileges = resolvePrivileges(config.user, config.group);
   for (const bind of config.bind) await checkBindable(bind, '--bind');
   if (config.admin) await checkBindable(config.admin, '--admin');
+  if (config.redirectHttp) await checkBindable(config.redirectHttp, '--redirect-http');
 
   const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'primary' });
+  const notice = (text: string): void => {
+    process.stderr.write(text);
+  };
+  // Certificates are checked before anything listens: a bad one is exit status 2, like a bad flag.
+  let tls = await TlsSource.create(config, log, notice);
   if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
   let admin: Server | null = null;
 
@@ -55,8 +62,14 @@ export async function serve(input: ServeInput): Promise<void> {
     reloadConfig: async () => {
       const next = await load();
       checkServeConfig(next);
+      // HUP re-reads the certificates too; bad ones fail the reload and the old workers keep serving.
+      const nextTls = await TlsSource.create(next, log, notice);
+      tls.stop();
+      tls = nextTls;
+      watchTls();
       return next;
     },
+    tlsMaterial: () => tls.current(),
     onReopenLogs: reopenErrorLog,
     onFirstReady: (workers) => {
       const first = workers[0];
@@ -87,5 +100,10 @@ export async function serve(input: ServeInput): Promise<void> {
       throw keelError('KEEL_ERR_BIND_FAILED', { setting: '--admin', address: config.admin!.text, reason: err.message });
     });
   }
+  function watchTls(): void {
+    tls.onChange((material) => arbiter.pushTls(material));
+    tls.start();
+  }
+  watchTls();
   arbiter.start();
 }

@@ -6,6 +6,7 @@ import { type Setting, envName, settings } from './settings.js';
 
 const SECTIONS: Record<Setting<string, unknown>['section'], string> = {
   server: 'Listening',
+  tls: 'HTTPS and HTTP/2',
   proxy: 'Behind a proxy or load balancer',
   workers: 'Workers',
   limits: 'Limits and timeouts',

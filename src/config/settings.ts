@@ -19,6 +19,9 @@ import {
   optionalText,
   seconds,
   text,
+  domainName,
+  hstsPolicy,
+  sniCertificates,
 } from './value-types.js';
 
 export interface Setting<K extends string, T> {
@@ -33,7 +36,7 @@ export interface Setting<K extends string, T> {
   /** Shown in docs instead of a machine-dependent default. */
   readonly defaultText?: string;
   readonly help: string;
-  readonly section: 'server' | 'workers' | 'limits' | 'proxy' | 'logging' | 'process' | 'config';
+  readonly section: 'server' | 'tls' | 'workers' | 'limits' | 'proxy' | 'logging' | 'process' | 'config';
   /** Repeatable on the command line (values accumulate). */
   readonly repeatable?: boolean;
   /** A flag that takes no value. */
@@ -57,10 +60,10 @@ export const settings = [
     key: 'bind',
     flag: 'bind',
     short: 'b',
-    type: listOf(bindAddress(8000), 'HOST:PORT, [IPv6]:PORT or unix:/path (repeatable)'),
+    type: listOf(bindAddress(8000, true), 'HOST:PORT, [IPv6]:PORT or unix:/path, optionally prefixed https:// or http:// (repeatable)'),
     default: [{ kind: 'tcp', host: '127.0.0.1', port: 8000, text: '127.0.0.1:8000' } as BindAddress],
     repeatable: true,
-    help: 'Address to listen on. Loopback unless told otherwise; a public address without TLS starts with a warning.',
+    help: 'Address to listen on. Loopback unless told otherwise; a public address without TLS starts with a warning. https:// makes it TLS, http:// plain; bare addresses are TLS when a certificate is configured.',
     section: 'server',
   }),
   setting({
@@ -95,6 +98,124 @@ export const settings = [
     default: ['127.0.0.1', '::1'],
     help: 'Peers trusted to set X-Forwarded-For, X-Forwarded-Proto and Forwarded. * trusts everyone (only behind a proxy you control).',
     section: 'proxy',
+  }),
+  // tls
+  setting({
+    key: 'certfile',
+    flag: 'certfile',
+    type: optionalText('a path to a PEM certificate'),
+    default: null,
+    help: 'PEM certificate for TLS binds. Bare binds become TLS when it is set.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'keyfile',
+    flag: 'keyfile',
+    type: optionalText('a path to a PEM private key'),
+    default: null,
+    help: 'PEM private key of --certfile; must not be readable by other users.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'caCerts',
+    flag: 'ca-certs',
+    type: optionalText('a path to PEM certificates'),
+    default: null,
+    help: 'Intermediate certificates (PEM) sent after --certfile, so clients can build the chain.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'cert',
+    flag: 'cert',
+    type: sniCertificates(),
+    default: [],
+    repeatable: true,
+    help: 'Another certificate, chosen by SNI for HOST (repeatable). --certfile answers names no --cert covers.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'https',
+    flag: 'https',
+    type: oneOf(['off', 'auto', 'local'] as const),
+    default: 'off' as 'off' | 'auto' | 'local',
+    help: 'Certificates keel gets itself: auto from an ACME CA (Let\'s Encrypt) for --domain, local from a local CA for development.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'domain',
+    flag: 'domain',
+    type: listOf(domainName()),
+    default: [],
+    repeatable: true,
+    help: 'Domain names for --https auto and local, and names --certfile must cover.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'acmeEmail',
+    flag: 'acme-email',
+    type: optionalText('an email address'),
+    default: null,
+    help: 'Contact address for the ACME account (expiry warnings from the CA).',
+    section: 'tls',
+  }),
+  setting({
+    key: 'acmeDirectory',
+    flag: 'acme-directory',
+    type: text('an ACME directory URL, or staging for Let\'s Encrypt staging'),
+    default: 'https://acme-v02.api.letsencrypt.org/directory',
+    help: 'ACME directory of the CA for --https auto. staging means Let\'s Encrypt\'s staging CA.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'stateDir',
+    flag: 'state-dir',
+    type: optionalText('a directory path'),
+    default: null,
+    defaultText: '$XDG_DATA_HOME/keel or ~/.local/share/keel',
+    help: 'Where keel keeps its ACME account, certificates and local CA (created readable only by its owner).',
+    section: 'tls',
+  }),
+  setting({
+    key: 'redirectHttp',
+    flag: 'redirect-http',
+    type: optionalBindAddress(80),
+    default: null,
+    help: 'A plain listener that redirects every request to HTTPS with 308 and answers ACME HTTP-01 challenges, e.g. 0.0.0.0:80.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'hsts',
+    flag: 'hsts',
+    type: hstsPolicy(),
+    default: 'max-age=31536000',
+    help: 'Strict-Transport-Security on HTTPS responses to names other than localhost, or off.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'sslMinVersion',
+    flag: 'ssl-min-version',
+    type: oneOf(['TLSv1.2', 'TLSv1.3'] as const),
+    default: 'TLSv1.2' as 'TLSv1.2' | 'TLSv1.3',
+    help: 'Oldest TLS version accepted.',
+    section: 'tls',
+  }),
+  setting({
+    key: 'sslCiphers',
+    flag: 'ssl-ciphers',
+    type: text('an OpenSSL cipher list'),
+    default: 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305',
+    defaultText: 'Mozilla intermediate: ECDHE with AES-GCM or ChaCha20',
+    help: 'TLS 1.2 cipher suites (TLS 1.3 suites are all modern).',
+    section: 'tls',
+  }),
+  setting({
+    key: 'h2c',
+    flag: 'h2c',
+    type: boolean(),
+    default: false,
+    switch: true,
+    help: 'Accept cleartext HTTP/2 (prior knowledge) on plain binds, beside HTTP/1.1.',
+    section: 'tls',
   }),
   // workers
   setting({

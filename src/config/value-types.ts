@@ -113,13 +113,26 @@ export function listOf<T>(item: ValueType<T>, allowedList?: string): ValueType<T
   };
 }
 
+/**
+ * How a bind was written: `https://` (TLS), `http://` (plain), or bare, which is TLS when keel has
+ * a certificate source and plain otherwise (as Gunicorn's --certfile turns every bind into TLS).
+ */
+export type BindScheme = 'http' | 'https' | 'auto';
+
 /** Where keel listens: a TCP address or a unix socket path. */
 export type BindAddress =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly text: string }
-  | { readonly kind: 'unix'; readonly path: string; readonly text: string };
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number; readonly text: string; readonly scheme?: BindScheme }
+  | { readonly kind: 'unix'; readonly path: string; readonly text: string; readonly scheme?: BindScheme };
 
 export function parseBindAddress(raw: string, defaultPort: number): BindAddress {
-  const value = raw.trim();
+  let value = raw.trim();
+  const prefix = /^(https?):\/\//i.exec(value);
+  if (prefix) {
+    const scheme = prefix[1].toLowerCase() as 'http' | 'https';
+    value = value.slice(prefix[0].length).replace(/\/$/, '');
+    const inner = parseBindAddress(value, scheme === 'https' && !/:\d+$|^\d+$/.test(value) ? 443 : defaultPort);
+    return { ...inner, scheme, text: `${scheme}://${inner.text}` };
+  }
   if (value.startsWith('unix:')) {
     const path = value.slice('unix:'.length);
     if (!path) throw new ValueError('unix:/path/to/socket');
@@ -147,16 +160,20 @@ export function parseBindAddress(raw: string, defaultPort: number): BindAddress 
   return { kind: 'tcp', host, port, text: shown };
 }
 
-export function bindAddress(defaultPort: number): ValueType<BindAddress> {
-  const allowed = 'HOST:PORT, [IPv6]:PORT or unix:/path/to/socket';
+/** @param schemes whether `https://` and `http://` prefixes are allowed (--bind), or not (--admin). */
+export function bindAddress(defaultPort: number, schemes = false): ValueType<BindAddress> {
+  const allowed = `HOST:PORT, [IPv6]:PORT or unix:/path/to/socket${schemes ? ', optionally prefixed https:// or http://' : ''}`;
   return {
     allowed,
     parse(raw) {
+      let bind: BindAddress;
       try {
-        return parseBindAddress(String(raw), defaultPort);
+        bind = parseBindAddress(String(raw), defaultPort);
       } catch {
         throw new ValueError(allowed);
       }
+      if (bind.scheme && !schemes) throw new ValueError(allowed);
+      return bind;
     },
     show: (value) => value.text,
   };
@@ -196,6 +213,67 @@ export function ipRange(): ValueType<string> {
         const n = Number(bits);
         if (!/^\d+$/.test(bits) || n > (isV4 ? 32 : 128)) throw new ValueError(allowed);
       }
+      return value;
+    },
+  };
+}
+
+/** One `--cert HOST=CERTFILE,KEYFILE` pair: a certificate chosen by SNI for HOST. */
+export interface SniCertificate {
+  readonly host: string;
+  readonly certfile: string;
+  readonly keyfile: string;
+}
+
+/** `--cert` pairs: repeated flags, an array in a config file, or `;`-separated in KEEL_CERT. */
+export function sniCertificates(): ValueType<SniCertificate[]> {
+  const allowed = 'HOST=CERTFILE,KEYFILE (repeatable; HOST may be *.example.com)';
+  const one = (value: string): SniCertificate => {
+    const match = /^([A-Za-z0-9*.:-]+)=([^,]+),(.+)$/.exec(value.trim());
+    if (!match || (match[1].includes('*') && !/^\*\.[^*]+$/.test(match[1]))) throw new ValueError(allowed);
+    return { host: match[1].toLowerCase(), certfile: match[2].trim(), keyfile: match[3].trim() };
+  };
+  return {
+    allowed,
+    parse(raw) {
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(';');
+      return items.map((v) => v.trim()).filter((v) => v !== '').map(one);
+    },
+    show: (value) => value.map((c) => `${c.host}=${c.certfile},${c.keyfile}`).join(';'),
+  };
+}
+
+/** Strict-Transport-Security: `off`, or `max-age=N[;includeSubDomains][;preload]`. */
+export function hstsPolicy(): ValueType<string | null> {
+  const allowed = 'off, or max-age=SECONDS optionally followed by ;includeSubDomains and ;preload';
+  return {
+    allowed,
+    parse(raw) {
+      const value = String(raw).trim();
+      if (value.toLowerCase() === 'off' || raw === false) return null;
+      const parts = value.split(/\s*[;,]\s*/).filter((p) => p !== '');
+      const maxAge = /^max-age=(\d{1,10})$/i.exec(parts[0] ?? '');
+      if (!maxAge) throw new ValueError(allowed);
+      const out = [`max-age=${maxAge[1]}`];
+      for (const part of parts.slice(1)) {
+        if (/^includesubdomains$/i.test(part)) out.push('includeSubDomains');
+        else if (/^preload$/i.test(part)) out.push('preload');
+        else throw new ValueError(allowed);
+      }
+      return out.join('; ');
+    },
+    show: (value) => value ?? 'off',
+  };
+}
+
+/** A domain name for a certificate: letters, digits, dots and dashes, optionally one leading `*.`. */
+export function domainName(): ValueType<string> {
+  const allowed = 'a domain name such as example.com (repeatable)';
+  return {
+    allowed,
+    parse(raw) {
+      const value = String(raw).trim().toLowerCase().replace(/\.$/, '');
+      if (!/^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(value)) throw new ValueError(allowed);
       return value;
     },
   };

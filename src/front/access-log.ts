@@ -11,6 +11,7 @@ import type { BufferedLogWriter } from '../observe/buffered-log-writer.js';
 import type { Redactor } from '../observe/redact.js';
 import type { InflightRequests } from '../worker/inflight.js';
 import { peerAddressOf } from './proxy-protocol.js';
+import { KeelH2Response } from './response-headers.js';
 import { plainAddress } from './trusted-proxies.js';
 
 export interface AccessLogDeps {
@@ -26,6 +27,8 @@ export interface AccessLogDeps {
 
 function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | null): number {
   if (res.req.method === 'HEAD' || res.statusCode === 304 || res.statusCode === 204) return 0;
+  // HTTP/2: streams share the connection's byte count, so the response counts its own.
+  if (res instanceof KeelH2Response) return res.bodyBytes;
   const length = res.getHeader('content-length');
   if (length !== undefined && res.writableFinished) return Number(length);
   if (!socket) return -1;

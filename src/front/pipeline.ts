@@ -32,16 +32,26 @@ export interface PipelineDeps {
 
 const kPeerTrusted = Symbol('keel.peerTrusted');
 
+/** localhost, *.localhost and loopback addresses, with or without a port: no HSTS for those. */
+export function isLocalHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
+  const lower = name.toLowerCase();
+  return lower === 'localhost' || lower.endsWith('.localhost') || lower === '::1' || /^127\.\d+\.\d+\.\d+$/.test(lower);
+}
+
 export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { config, app, boundary, accessLog, inflight, isDraining } = deps;
   const isTrusted = compileTrust(config.forwardedAllowIps);
-  const resolveClient = createForwardedResolver(isTrusted, 'http');
+  const resolveHttp = createForwardedResolver(isTrusted, 'http');
+  const resolveHttps = createForwardedResolver(isTrusted, 'https');
+  const hsts = config.hsts ?? '';
   const readRequestHead = createHeadReader(config);
   const checkBodyLimit = createBodyLimit(config);
   const { logResponseClose } = accessLog;
 
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as Socket & { [kPeerTrusted]?: boolean };
+    const socket = req.socket as Socket & { [kPeerTrusted]?: boolean; encrypted?: boolean };
     const peer = peerAddressOf(socket);
     // Trust is a property of the connection: decided once per socket, not per request.
     const peerTrusted = (socket[kPeerTrusted] ??= isTrusted(peer));
@@ -50,7 +60,8 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     const head = readRequestHead(req);
 
     // 2. Client address, scheme and request ID: every later stage and every log line uses them.
-    const client = resolveClient(req, head, peer, peerTrusted);
+    const encrypted = socket.encrypted === true;
+    const client = (encrypted ? resolveHttps : resolveHttp)(req, head, peer, peerTrusted);
     const ctx: RequestContext = {
       id: pickRequestId(head.requestId, peerTrusted),
       clientAddress: client.clientAddress,
@@ -74,6 +85,8 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     req.keel = ctx;
     (res as KeelResponse).requestId = ctx.id;
     (res as KeelResponse).onClose = logResponseClose;
+    // HSTS only where it can mean something: over TLS, to a name a browser would pin.
+    if (encrypted && hsts !== '' && !isLocalHost(head.host)) (res as KeelResponse).hsts = hsts;
 
     // 3. In-flight registration, and the access-log line (the close hook set above), before anything can refuse the request, so every request gets a line.
     inflight.add(ctx);

@@ -20,6 +20,8 @@ export interface RequestHead {
   transferEncoding: string | undefined;
   userAgent: string;
   referrer: string;
+  /** Host, or HTTP/2's :authority. */
+  host: string | undefined;
 }
 
 /** Node's parser limit for the whole head, derived from the per-line limits (at least Nginx's 32 KiB). */
@@ -48,6 +50,7 @@ export function createHeadReader(config: ResolvedConfig) {
       transferEncoding: undefined,
       userAgent: '',
       referrer: '',
+      host: undefined,
     };
     // "METHOD SP URL SP HTTP/x.y"
     if (req.method!.length + req.url!.length + 10 > maxLine) {
@@ -69,6 +72,9 @@ export function createHeadReader(config: ResolvedConfig) {
       }
       // Compare by length first, so most fields cost one integer switch and no lower-casing.
       switch (name.length) {
+        case 4:
+          if (name.toLowerCase() === 'host') head.host = value;
+          break;
         case 7:
           if (name.toLowerCase() === 'referer') head.referrer = value;
           break;
@@ -76,7 +82,8 @@ export function createHeadReader(config: ResolvedConfig) {
           if (name.toLowerCase() === 'forwarded') head.forwarded = join(head.forwarded, value);
           break;
         case 10:
-          if (name.toLowerCase() === 'user-agent') head.userAgent = value;
+          if (name === ':authority') head.host = value;
+          else if (name.toLowerCase() === 'user-agent') head.userAgent = value;
           break;
         case 12:
           if (name.toLowerCase() === 'x-request-id') head.requestId = value;

@@ -6,10 +6,19 @@
  * however it ended. A subclass, so there is no per-request wrapping and no per-request listener.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
+import { Http2ServerResponse } from 'node:http2';
 
 function hidden(name: string): boolean {
   // Length first: most names are neither, and need no lower-casing.
   return (name.length === 12 || name.length === 6) && (name.toLowerCase() === 'x-powered-by' || name.toLowerCase() === 'server');
+}
+
+/** The app's headers without the hidden ones, plus keel's own unless the app set them. */
+function keelHeaders(requestId: string, hsts: string, given: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const all: OutgoingHttpHeaders = requestId ? { 'x-request-id': requestId } : {};
+  if (hsts) all['strict-transport-security'] = hsts;
+  for (const name in given) if (!hidden(name)) all[name] = given[name];
+  return all;
 }
 
 export class KeelResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
@@ -19,6 +28,8 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
   declare requestId: string;
   /** Set by the pipeline; called once, when the response closes. */
   declare onClose: ((this: KeelResponse) => void) | null;
+  /** Set by the pipeline on HTTPS requests to public names: the Strict-Transport-Security value. */
+  declare hsts: string;
   /** Whether anything went through setHeader, i.e. whether Node will take its slow path anyway. */
   declare private headersTouched: boolean;
 
@@ -50,12 +61,12 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
     const given = hasReason ? headers : reasonOrHeaders;
     if (this.headersTouched || given === undefined || given === null || Array.isArray(given)) {
       if (this.requestId && !this.hasHeader('x-request-id')) super.setHeader('x-request-id', this.requestId);
+      if (this.hsts && !this.hasHeader('strict-transport-security')) super.setHeader('strict-transport-security', this.hsts);
       // Node passes each header of `given` through setHeader above, which drops the hidden ones.
       return hasReason ? super.writeHead(statusCode, reasonOrHeaders, headers) : super.writeHead(statusCode, given ?? undefined);
     }
     // Node's fast path: every header arrives here at once. Copy, so the app's object is not changed.
-    const all: OutgoingHttpHeaders = this.requestId ? { 'x-request-id': this.requestId } : {};
-    for (const name in given) if (!hidden(name)) all[name] = (given as OutgoingHttpHeaders)[name];
+    const all = keelHeaders(this.requestId, this.hsts, given as OutgoingHttpHeaders);
     return hasReason ? super.writeHead(statusCode, reasonOrHeaders, all) : super.writeHead(statusCode, all);
   }
 }
@@ -63,3 +74,66 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
 KeelResponse.prototype.requestId = '';
 KeelResponse.prototype.onClose = null;
 (KeelResponse.prototype as unknown as { headersTouched: boolean }).headersTouched = false;
+KeelResponse.prototype.hsts = '';
+
+/**
+ * The same for HTTP/2 (Node's compatibility API), which also counts the body bytes it sends: an
+ * HTTP/2 stream has no per-response byte count of its own for the access log.
+ */
+export class KeelH2Response extends Http2ServerResponse {
+  declare requestId: string;
+  declare onClose: ((this: KeelH2Response) => void) | null;
+  declare hsts: string;
+  /** Body bytes the app wrote. */
+  declare bodyBytes: number;
+
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    if (event === 'close' && this.onClose !== null) {
+      const onClose = this.onClose;
+      this.onClose = null;
+      onClose.call(this);
+    }
+    return super.emit(event, ...args);
+  }
+
+  // The compatibility API's typings differ between Node versions; these pass everything through.
+  override setHeader(name: string, value: any): any {
+    if (hidden(name)) return this;
+    return super.setHeader(name, value);
+  }
+
+  override appendHeader(name: string, value: any): any {
+    if (hidden(name)) return this;
+    return super.appendHeader(name, value);
+  }
+
+  // Http2ServerResponse applies writeHead's headers without going through setHeader.
+  override writeHead(statusCode: number, reasonOrHeaders?: any, headers?: any): this {
+    const given = (typeof reasonOrHeaders === 'string' ? headers : reasonOrHeaders) as OutgoingHttpHeaders | undefined | null;
+    if (this.requestId && !this.hasHeader('x-request-id')) super.setHeader('x-request-id', this.requestId);
+    if (this.hsts && !this.hasHeader('strict-transport-security')) super.setHeader('strict-transport-security', this.hsts);
+    if (given === undefined || given === null) return super.writeHead(statusCode);
+    const kept: OutgoingHttpHeaders = {};
+    for (const name in given) if (!hidden(name)) kept[name] = given[name];
+    return super.writeHead(statusCode, kept);
+  }
+
+  override write(chunk: any, encodingOrCallback?: any, callback?: any): boolean {
+    this.bodyBytes += byteLength(chunk, encodingOrCallback);
+    return super.write(chunk, encodingOrCallback, callback);
+  }
+
+  override end(chunk?: any, encodingOrCallback?: any, callback?: any): this {
+    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function' && !this.writableEnded) this.bodyBytes += byteLength(chunk as string | Uint8Array, encodingOrCallback);
+    return (super.end as (...args: unknown[]) => this)(chunk, encodingOrCallback, callback);
+  }
+}
+
+function byteLength(chunk: string | Uint8Array, encoding: unknown): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk.byteLength;
+}
+
+KeelH2Response.prototype.requestId = '';
+KeelH2Response.prototype.onClose = null;
+KeelH2Response.prototype.hsts = '';
+KeelH2Response.prototype.bodyBytes = 0;

@@ -7,6 +7,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../config/resolve.js';
+import type { TlsMaterial } from '../tls/material.js';
 import { EXIT, keelError, type KeelError } from '../errors.js';
 import { type FromWorker, MSG, type ToWorker } from '../ipc.js';
 import type { ErrorLog } from '../observe/error-log.js';
@@ -32,6 +33,8 @@ export interface ArbiterOptions {
   /** Re-reads flags, env and config files for HUP; throws a KeelError when they are bad. */
   readonly reloadConfig: () => Promise<ResolvedConfig>;
   readonly onReopenLogs: () => void;
+  /** The certificates and ACME challenges a worker starts with (the primary's current ones). */
+  readonly tlsMaterial: () => TlsMaterial;
   /** Called once, when every worker of the first generation is ready. */
   readonly onFirstReady: (workers: WorkerRecord[]) => void;
   /** Called once when keel must stop: the exit status, and a message for the terminal when it failed. */
@@ -194,6 +197,13 @@ export class Arbiter {
     this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
   }
 
+  /** New certificates or challenges: to every worker of the current generation (older ones are retiring). */
+  pushTls(material: TlsMaterial): void {
+    for (const record of this.workers.values()) {
+      if (record.generation === this.generation && record.state !== 'dead') this.sendTo(record, { type: MSG.tls, tls: material });
+    }
+  }
+
   private sendTo(record: WorkerRecord, message: ToWorker): void {
     if (record.worker.isConnected()) record.worker.send(message, undefined, () => {});
   }
@@ -203,7 +213,7 @@ export class Arbiter {
     if (!record || typeof message !== 'object' || message === null) return;
     switch (message.type) {
       case MSG.wantConfig:
-        this.sendTo(record, { type: MSG.config, config: record.config });
+        this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial() });
         break;
       case MSG.heartbeat:
         record.lastHeartbeat = Date.now();

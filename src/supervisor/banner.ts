@@ -3,13 +3,15 @@
  * so stdout stays a clean access log.
  */
 import type { ResolvedConfig } from '../config/resolve.js';
+import { isTlsBind } from '../worker/listeners.js';
 import { isLoopback } from './bind-check.js';
 
 export function startupWarnings(config: ResolvedConfig): string[] {
   const warnings: string[] = [];
   for (const bind of config.bind) {
-    if (!isLoopback(bind)) warnings.push(`listening on ${bind.text} without TLS: anyone on the network can read and alter this traffic`);
+    if (!isLoopback(bind) && !isTlsBind(bind, config)) warnings.push(`listening on ${bind.text} without TLS: anyone on the network can read and alter this traffic`);
   }
+  if (config.https === 'off' && config.hsts === null && config.bind.some((bind) => isTlsBind(bind, config) && !isLoopback(bind))) warnings.push('--hsts off: browsers may be downgraded to plain HTTP by an attacker');
   if (config.admin && !isLoopback(config.admin)) warnings.push(`the admin listener ${config.admin.text} is reachable from the network`);
   if (config.forwardedAllowIps.includes('*')) warnings.push('--forwarded-allow-ips * lets any client choose the address keel logs and the app sees');
   if (process.getuid?.() === 0 && !config.user) warnings.push('running as root; use --user to run workers unprivileged');
@@ -17,7 +19,7 @@ export function startupWarnings(config: ResolvedConfig): string[] {
 }
 
 export function renderBanner(config: ResolvedConfig, version: string, shape: string, addresses: readonly string[]): string {
-  const urls = addresses.map((a) => (a.startsWith('unix:') ? a : `http://${a}`));
+  const urls = addresses.map((a) => (a.startsWith('unix:') || a.startsWith('https://') ? a : a.startsWith('redirect ') ? `http://${a.slice('redirect '.length)} (redirects to HTTPS)` : `http://${a}`));
   const access = config.accessLogfile === 'off' ? 'off' : `${config.accessLogfile === '-' ? 'stdout' : config.accessLogfile} (${config.accessLogformat.length > 12 ? 'custom' : config.accessLogformat})`;
   const lines = [
     `keel ${version} · production mode · primary pid ${process.pid}`,

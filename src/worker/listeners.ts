@@ -1,45 +1,106 @@
 /**
  * The worker's listeners and connections: one net.Server per --bind (shared with the other
- * workers through the primary), all feeding one HTTP server, so that stopping to accept and
- * closing connections are separate steps of a drain.
+ * workers through the primary), feeding the protocol servers: plain HTTP/1.1, TLS with HTTP/2 and
+ * HTTP/1.1 by ALPN, cleartext HTTP/2 when --h2c is on, and the --redirect-http listener. Accepting
+ * and serving are separate, so that stopping to accept and closing connections are separate steps
+ * of a drain.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { Server as HttpServerClass, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createSecureServer, createServer as createH2Server, type Http2Server, type Http2SecureServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import { createSecureContext, createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
+import { readClientHello } from '../tls/client-hello.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { BindAddress } from '../config/value-types.js';
 import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
-import { KeelResponse } from '../front/response-headers.js';
+import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
+import type { SecureContexts } from '../tls/secure-contexts.js';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface Listeners {
-  readonly http: HttpServer;
   readonly addresses: string[];
   /** Stops accepting new connections; open ones carry on. */
   stopAccepting(): Promise<void>;
   /** After stopAccepting: resolves once every connection the listeners accepted has closed. */
   connectionsClosed(): Promise<void>;
+  /** Closes idle HTTP/1.1 connections and asks HTTP/2 clients to go away once their streams finish. */
   closeIdleConnections(): void;
   closeAllConnections(): void;
+  /** New default certificate and ticket keys for the TLS server (SNI contexts are looked up per handshake). */
+  updateTls(options: SecureContextOptions): void;
 }
 
-function listen(server: NetServer, bind: BindAddress): Promise<string> {
+export interface ListenerOptions {
+  readonly config: ResolvedConfig;
+  readonly handler: Handler;
+  /** For --redirect-http: the handler of the redirecting listener. */
+  readonly redirectHandler: Handler | null;
+  readonly onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void;
+  /** The certificates, when any bind is TLS. */
+  readonly contexts: SecureContexts | null;
+  /** Protocol settings for TLS: versions, ciphers, session ticket keys. */
+  readonly tlsOptions: SecureContextOptions | null;
+  /** A pending ACME TLS-ALPN-01 challenge certificate for a name, if any. */
+  readonly alpnChallenge: (servername: string) => { certPem: string; keyPem: string } | undefined;
+  /** Whether any TLS-ALPN-01 challenge is pending: only then are ClientHellos read before TLS. */
+  readonly hasAlpnChallenges: () => boolean;
+}
+
+/**
+ * Answers ACME TLS-ALPN-01 validation handshakes (RFC 8737): the CA only checks the certificate,
+ * so the connection closes once the handshake is done.
+ */
+function createAlpnChallengeServer(alpnChallenge: ListenerOptions['alpnChallenge']): TlsServer {
+  const server = createTlsServer({
+    ALPNProtocols: ['acme-tls/1'],
+    SNICallback: (servername, callback) => {
+      const challenge = alpnChallenge(servername.toLowerCase());
+      if (challenge) callback(null, createSecureContext({ cert: challenge.certPem, key: challenge.keyPem }));
+      else callback(new Error(`no TLS-ALPN-01 challenge for ${servername}`));
+    },
+  });
+  server.on('secureConnection', (socket) => socket.end());
+  server.on('tlsClientError', (_err, socket) => socket.destroy());
+  return server;
+}
+
+/** Whether a bind serves TLS: `https://`, or bare when keel has a certificate source. */
+export function isTlsBind(bind: BindAddress, config: ResolvedConfig): boolean {
+  if (bind.scheme === 'https') return true;
+  if (bind.scheme === 'http') return false;
+  return config.certfile !== null || config.cert.length > 0 || config.https !== 'off';
+}
+
+function listen(server: NetServer, bind: BindAddress, tls: boolean): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const onListening = (): void => {
       server.removeListener('error', reject);
       const address = server.address();
-      resolve(typeof address === 'string' || address === null ? `unix:${bind.kind === 'unix' ? bind.path : address}` : address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`);
+      const text = typeof address === 'string' || address === null ? `unix:${bind.kind === 'unix' ? bind.path : address}` : address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+      resolve(tls ? `https://${text}` : text);
     };
     if (bind.kind === 'unix') server.listen(bind.path, onListening);
     else server.listen({ host: bind.host, port: bind.port, backlog: 2048 }, onListening);
   });
 }
 
-export async function openListeners(
-  config: ResolvedConfig,
-  handler: (req: IncomingMessage, res: ServerResponse) => void,
-  onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void,
-): Promise<Listeners> {
+/** The HTTP/1.1 settings every protocol server shares. */
+function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: ResolvedConfig): void {
+  const target = server as HttpServer;
+  target.keepAliveTimeout = config.keepAlive * 1000;
+  target.headersTimeout = config.headerTimeout * 1000;
+  target.requestTimeout = Math.max(config.bodyTimeout, config.headerTimeout) * 1000;
+  // One more than the limit, so the request-head stage sees that there were too many.
+  target.maxHeadersCount = config.limitRequestFields + 1;
+}
+
+const H2_PREFACE = 'PRI * HTTP/2.0';
+
+export async function openListeners(options: ListenerOptions): Promise<Listeners> {
+  const { config, handler, redirectHandler, onClientError, contexts, tlsOptions, alpnChallenge, hasAlpnChallenges } = options;
   const http = createHttpServer(
     {
       ServerResponse: KeelResponse as unknown as typeof ServerResponse,
@@ -52,28 +113,116 @@ export async function openListeners(
     },
     handler,
   );
-  // One more than the limit, so the request-head stage sees that there were too many.
-  http.maxHeadersCount = config.limitRequestFields + 1;
+  applyHttp1Limits(http, config);
   http.on('clientError', onClientError);
   // Node starts its connection tracking (header and request timeouts, closeIdleConnections, closeAllConnections)
   // on 'listening', which a server fed through 'connection' never emits by itself.
   http.emit('listening');
 
-  const hand = (socket: Socket): void => {
-    http.emit('connection', socket);
+  const sessions = new Set<Http2Session>();
+  const trackSession = (session: Http2Session): void => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
   };
-  const servers: NetServer[] = [];
-  const addresses: string[] = [];
-  for (const bind of config.bind) {
-    const server = createNetServer({ noDelay: true });
-    server.on('connection', config.proxyProtocol ? (socket: Socket) => readProxyHeader(socket, config.headerTimeout * 1000, hand) : hand);
-    addresses.push(await listen(server, bind));
-    servers.push(server);
+  const h2Settings = { maxConcurrentStreams: 128, maxHeaderListSize: maxHeaderSize(config) };
+
+  let secure: Http2SecureServer | null = null;
+  if (contexts && tlsOptions) {
+    secure = createSecureServer(
+      {
+        ...tlsOptions,
+        allowHTTP1: true,
+        Http1ServerResponse: KeelResponse as unknown as typeof ServerResponse,
+        Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse,
+        SNICallback: contexts.sniCallback,
+        settings: h2Settings,
+        maxHeaderSize: maxHeaderSize(config),
+      } as Parameters<typeof createSecureServer>[0],
+      handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+    );
+    applyHttp1Limits(secure, config);
+    (secure as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
+    secure.on('clientError', onClientError);
+    secure.on('session', trackSession);
+    // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
+    secure.on('tlsClientError', (_err, socket) => socket.destroy());
+    secure.emit('listening');
   }
 
+  let h2c: Http2Server | null = null;
+  if (config.h2c) {
+    h2c = createH2Server({ Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse, settings: h2Settings }, handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    h2c.on('session', trackSession);
+  }
+
+  const toHttp = (socket: Socket): void => {
+    http.emit('connection', socket);
+  };
+  let alpnServer: TlsServer | null = null;
+  const toSecure = (socket: Socket): void => {
+    if (!hasAlpnChallenges()) {
+      secure!.emit('connection', socket);
+      return;
+    }
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      // TLS takes over what the socket has buffered (Node's TLSSocket reads it first), so the bytes read here are not lost.
+      socket.unshift(chunk);
+      const hello = readClientHello(chunk);
+      if (hello?.servername && hello.alpn.includes('acme-tls/1') && alpnChallenge(hello.servername)) {
+        alpnServer ??= createAlpnChallengeServer(alpnChallenge);
+        alpnServer.emit('connection', socket);
+      } else {
+        secure!.emit('connection', socket);
+      }
+    });
+  };
+  // Cleartext HTTP/2 has no ALPN: the client's first bytes tell (the HTTP/2 connection preface).
+  const sniffH2c = (socket: Socket): void => {
+    socket.once('data', (chunk: Buffer) => {
+      socket.pause();
+      socket.unshift(chunk);
+      // The HTTP/2 session takes what the socket has buffered when it starts; resuming here would
+      // emit that chunk to nobody. The HTTP/1.1 parser reads through 'data' and needs the resume.
+      if (chunk.toString('latin1', 0, H2_PREFACE.length) === H2_PREFACE) h2c!.emit('connection', socket);
+      else {
+        http.emit('connection', socket);
+        socket.resume();
+      }
+    });
+  };
+
+  const servers: NetServer[] = [];
+  const addresses: string[] = [];
+  const accept = (bind: BindAddress, hand: (socket: Socket) => void, tls: boolean): Promise<string> => {
+    const server = createNetServer({ noDelay: true });
+    server.on('connection', config.proxyProtocol ? (socket: Socket) => readProxyHeader(socket, config.headerTimeout * 1000, hand) : hand);
+    servers.push(server);
+    return listen(server, bind, tls);
+  };
+  for (const bind of config.bind) {
+    const tls = isTlsBind(bind, config) && secure !== null;
+    addresses.push(await accept(bind, tls ? toSecure : h2c ? sniffH2c : toHttp, tls));
+  }
+
+  let redirect: HttpServer | null = null;
+  if (config.redirectHttp && redirectHandler) {
+    redirect = createHttpServer({ ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config), connectionsCheckingInterval: 1000 }, redirectHandler);
+    applyHttp1Limits(redirect, config);
+    redirect.on('clientError', onClientError);
+    redirect.emit('listening');
+    const hand = (socket: Socket): void => {
+      redirect!.emit('connection', socket);
+    };
+    const server = createNetServer({ noDelay: true }, hand);
+    servers.push(server);
+    const shown = await listen(server, config.redirectHttp, false);
+    addresses.push(`redirect ${shown}`);
+  }
+
+  const httpServers = [http, secure as unknown as HttpServer | null, redirect].filter((s): s is HttpServer => s !== null);
   let closed: Promise<void> = Promise.resolve();
   return {
-    http,
     addresses,
     // net.Server#close waits for every connection it ever accepted; only the refusal of new ones matters here.
     stopAccepting: () => {
@@ -81,7 +230,16 @@ export async function openListeners(
       return Promise.resolve();
     },
     connectionsClosed: () => closed,
-    closeIdleConnections: () => http.closeIdleConnections(),
-    closeAllConnections: () => http.closeAllConnections(),
+    closeIdleConnections: () => {
+      // http.Server's methods, also for the TLS server: its HTTP/1.1 connections are tracked the same way.
+      for (const server of httpServers) HttpServerClass.prototype.closeIdleConnections.call(server);
+      // GOAWAY: the client opens no new streams here; the session closes when its streams are done.
+      for (const session of sessions) if (!session.closed) session.close();
+    },
+    updateTls: (tlsOptions) => secure?.setSecureContext(tlsOptions),
+    closeAllConnections: () => {
+      for (const server of httpServers) HttpServerClass.prototype.closeAllConnections.call(server);
+      for (const session of sessions) session.destroy();
+    },
   };
 }

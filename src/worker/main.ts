@@ -11,7 +11,9 @@ import { createErrorBoundary } from '../front/error-boundary.js';
 import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
 import { buildPipeline } from '../front/pipeline.js';
 import { startRequestTimeouts } from '../front/request-timeout.js';
-import { type ConfigMessage, type FromWorker, MSG, isMessage } from '../ipc.js';
+import { type ConfigMessage, type FromWorker, type TlsMessage, MSG, isMessage } from '../ipc.js';
+import { createRedirectApp } from '../tls/redirect-app.js';
+import { createWorkerTls, httpsPort } from '../tls/worker-tls.js';
 import { createAccessFormatter } from '../observe/access-log-format.js';
 import { BufferedLogWriter } from '../observe/buffered-log-writer.js';
 import { createErrorLog, flushErrorLog, reopenErrorLog, type ErrorLog } from '../observe/error-log.js';
@@ -29,12 +31,12 @@ function send(message: FromWorker): void {
   if (process.connected) process.send!(message);
 }
 
-function receiveConfig(): Promise<ResolvedConfig> {
+function receiveConfig(): Promise<ConfigMessage> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown): void => {
       if (!isMessage<ConfigMessage>(message, MSG.config)) return;
       process.removeListener('message', onMessage);
-      resolve(message.config);
+      resolve(message);
     };
     process.on('message', onMessage);
     send({ type: MSG.wantConfig });
@@ -44,7 +46,8 @@ function receiveConfig(): Promise<ResolvedConfig> {
 export async function runWorker(): Promise<void> {
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole process group, so workers ignore it.
   process.on('SIGINT', () => {});
-  const config = await receiveConfig();
+  const { config, tls: firstTls } = await receiveConfig();
+  let tlsMaterial = firstTls;
   const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'worker' });
   const redact = createRedactor(config.secrets);
   const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
@@ -78,7 +81,20 @@ export async function runWorker(): Promise<void> {
   let requests = 0;
   const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
   const pipeline = buildPipeline({ config, app, boundary, accessLog, inflight, isDraining: () => draining });
-  const listeners: Listeners = await openListeners(config, pipeline, createClientErrorHandler(config, accessLog.logRefusal)).catch((err: Error) => {
+  const tls = createWorkerTls(config, tlsMaterial);
+  const redirectHandler = config.redirectHttp
+    ? buildPipeline({ config, app: createRedirectApp(httpsPort(config), () => tlsMaterial.http01), boundary, accessLog, inflight, isDraining: () => draining })
+    : null;
+  const listeners: Listeners = await openListeners({
+    config,
+    handler: pipeline,
+    redirectHandler,
+    onClientError: createClientErrorHandler(config, accessLog.logRefusal),
+    contexts: tls?.contexts ?? null,
+    tlsOptions: tls?.serverOptions() ?? null,
+    alpnChallenge: (servername) => tlsMaterial.tlsAlpn01[servername],
+    hasAlpnChallenges: () => Object.keys(tlsMaterial.tlsAlpn01).length > 0,
+  }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
     flushLogs();
     process.exit(EXIT.usage);
@@ -116,6 +132,10 @@ export async function runWorker(): Promise<void> {
 
   process.on('message', (message: unknown) => {
     if (isMessage(message, MSG.drain)) void drain('asked by primary');
+    else if (isMessage<TlsMessage>(message, MSG.tls)) {
+      tlsMaterial = message.tls;
+      tls?.update(tlsMaterial, listeners);
+    }
     else if (isMessage(message, MSG.reopenLogs)) {
       writer?.reopen();
       reopenErrorLog();

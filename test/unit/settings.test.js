@@ -45,15 +45,15 @@ describe('the settings table', () => {
 
   for (const entry of settings) {
     test(`${entry.key}: well-formed, and its default passes its own validation`, () => {
-      assert.match(entry.key, /^[a-z][A-Za-z]*$/, 'key is camelCase');
-      assert.match(entry.flag, /^[a-z]+(-[a-z]+)*$/, 'flag is kebab-case');
+      assert.match(entry.key, /^[a-z][A-Za-z0-9]*$/, 'key is camelCase');
+      assert.match(entry.flag, /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'flag is kebab-case');
       assert.equal(entry.flag.replace(/-([a-z])/g, (_, c) => c.toUpperCase()), entry.key, 'key is the flag in camelCase');
       if (entry.short !== undefined) assert.match(entry.short, /^[a-zA-Z]$/);
       assert.equal(typeof entry.help, 'string');
       assert.ok(entry.help.length > 10, 'help present');
       assert.ok(entry.help.endsWith('.'), `help ends with a full stop: ${entry.help}`);
       assert.ok(entry.type.allowed.length > 0, 'allowed text present');
-      assert.ok(['server', 'workers', 'limits', 'proxy', 'logging', 'process', 'config'].includes(entry.section));
+      assert.ok(['server', 'tls', 'workers', 'limits', 'proxy', 'logging', 'process', 'config'].includes(entry.section));
       assert.match(envName(entry), /^KEEL_[A-Z0-9_]+$/);
       if (typeof entry.default === 'function') assert.ok(entry.defaultText, 'a machine-dependent default has a defaultText for the docs');
 
@@ -146,7 +146,17 @@ describe('value types', () => {
 
     const type = bindAddress(8000);
     assert.equal(type.allowed, 'HOST:PORT, [IPv6]:PORT or unix:/path/to/socket');
-    for (const bad of ['127.0.0.1:99999', '127.0.0.1:-1', 'host:port', 'a:b:c', 'unix:', ':8000', 'ho st:80', '[::1]:x', '']) refuses(type, bad);
+    for (const bad of ['127.0.0.1:99999', '127.0.0.1:-1', 'host:port', 'a:b:c', 'unix:', ':8000', 'ho st:80', '[::1]:x', '', 'https://127.0.0.1:1']) refuses(type, bad);
+  });
+
+  test('bind schemes: https:// is TLS (443 by default), http:// plain, bare decided by the certificate settings', () => {
+    assert.deepEqual(parseBindAddress('https://127.0.0.1:8443', 8000), { kind: 'tcp', host: '127.0.0.1', port: 8443, text: 'https://127.0.0.1:8443', scheme: 'https' });
+    assert.deepEqual(parseBindAddress('https://0.0.0.0', 8000), { kind: 'tcp', host: '0.0.0.0', port: 443, text: 'https://0.0.0.0:443', scheme: 'https' });
+    assert.deepEqual(parseBindAddress('http://[::1]:80', 8000), { kind: 'tcp', host: '::1', port: 80, text: 'http://[::1]:80', scheme: 'http' });
+    assert.equal(parseBindAddress('127.0.0.1:1', 8000).scheme, undefined);
+    const type = bindAddress(8000, true);
+    assert.equal(type.parse('https://127.0.0.1:1').scheme, 'https');
+    for (const bad of ['https://', 'ftp://127.0.0.1:1', 'https://host:port']) refuses(type, bad);
   });
 
   test('bind lists (repeatable flag, comma-separated env, array in a file) and the admin address (or off)', () => {

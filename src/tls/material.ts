@@ -1,0 +1,29 @@
+/**
+ * What the primary sends its workers about TLS: the certificates to present (from files, the
+ * local CA or ACME) and the ACME challenges being answered. Only the primary reads key files and
+ * talks to a CA, so workers that dropped privileges (--user) still get their keys, as Nginx's
+ * master reads them for its workers.
+ */
+
+/** A certificate with its key; `hosts` null is the default one, for names no other covers. */
+export interface CertificateBundle {
+  readonly hosts: readonly string[] | null;
+  /** Leaf certificate followed by its chain, PEM. */
+  readonly certPem: string;
+  readonly keyPem: string;
+}
+
+export interface TlsMaterial {
+  readonly certificates: readonly CertificateBundle[];
+  /** ACME HTTP-01: token → key authorization. */
+  readonly http01: Readonly<Record<string, string>>;
+  /** ACME TLS-ALPN-01: domain → the challenge certificate. */
+  readonly tlsAlpn01: Readonly<Record<string, { readonly certPem: string; readonly keyPem: string }>>;
+  /**
+   * Session ticket keys (48 bytes, base64), the same in every worker: a client that resumes its
+   * session on another worker than the one it first reached still skips the full handshake.
+   */
+  readonly ticketKeys: string;
+}
+
+export const NO_TLS_MATERIAL: TlsMaterial = { certificates: [], http01: {}, tlsAlpn01: {}, ticketKeys: '' };
