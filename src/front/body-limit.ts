@@ -4,6 +4,7 @@
  * Either way the connection closes after a short linger, so the rest is never read whole.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { neutralizeResponse, sendErrorPage } from './error-page.js';
 import type { RequestHead } from './request-head.js';
@@ -16,6 +17,16 @@ const kLimit = Symbol('keel.bodyLimit');
 
 function refuse(req: IncomingMessage, res: ServerResponse): void {
   req.keel!.event = 'body-too-large';
+  // HTTP/2: the connection carries other requests; only this stream is cut, once the 413 is out.
+  const stream = (req as IncomingMessage & { stream?: ServerHttp2Stream }).stream;
+  if (stream) {
+    if (!res.headersSent) {
+      sendErrorPage(req, res, 413, req.keel!.id);
+      neutralizeResponse(res);
+    }
+    setImmediate(() => stream.close(constants.NGHTTP2_CANCEL));
+    return;
+  }
   const socket = req.socket;
   if (!res.headersSent) {
     sendErrorPage(req, res, 413, req.keel!.id, true);

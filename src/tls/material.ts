@@ -4,6 +4,12 @@
  * talks to a CA, so workers that dropped privileges (--user) still get their keys, as Nginx's
  * master reads them for its workers.
  */
+import { createHash } from 'node:crypto';
+
+/** The key workers look a handshake's certificate up by, for its stapled OCSP answer: SHA-256 of its DER. */
+export function certificateKey(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex');
+}
 
 /** A certificate with its key; `hosts` null is the default one, for names no other covers. */
 export interface CertificateBundle {
@@ -24,6 +30,8 @@ export interface TlsMaterial {
    * session on another worker than the one it first reached still skips the full handshake.
    */
   readonly ticketKeys: string;
+  /** Stapled OCSP answers: base64 DER by SHA-256 of the certificate's DER (see ocsp.ts). */
+  readonly ocsp: Readonly<Record<string, string>>;
 }
 
-export const NO_TLS_MATERIAL: TlsMaterial = { certificates: [], http01: {}, tlsAlpn01: {}, ticketKeys: '' };
+export const NO_TLS_MATERIAL: TlsMaterial = { certificates: [], http01: {}, tlsAlpn01: {}, ticketKeys: '', ocsp: {} };

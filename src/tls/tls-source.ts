@@ -16,6 +16,7 @@ import { AcmeManager, LETS_ENCRYPT } from './acme.js';
 import { checkDomainsCovered, loadCertificatePair } from './certificate-files.js';
 import { ensureLocalCa, issueLocalCertificate, trustInstructions } from './local-ca.js';
 import type { CertificateBundle, TlsMaterial } from './material.js';
+import { OcspStapler } from './ocsp.js';
 
 /** How often certificate files are checked for changes: fs.watchFile also sees files replaced by rename. */
 const FILE_POLL_MS = 1000;
@@ -56,13 +57,15 @@ export class TlsSource {
   private watched: string[] = [];
   private acme: AcmeManager | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
+  private readonly stapler: OcspStapler;
 
   private constructor(
     private readonly config: ResolvedConfig,
     private readonly log: ErrorLog,
     certificates: readonly CertificateBundle[],
   ) {
-    this.material = { certificates, http01: {}, tlsAlpn01: {}, ticketKeys: randomBytes(48).toString('base64') };
+    this.material = { certificates, http01: {}, tlsAlpn01: {}, ticketKeys: randomBytes(48).toString('base64'), ocsp: {} };
+    this.stapler = new OcspStapler(log, (ocsp) => this.update({ ocsp }));
   }
 
   /** Checks and loads everything before anything listens; a mistake is a KeelError with exit status 2. */
@@ -108,6 +111,7 @@ export class TlsSource {
 
   /** Starts what runs in the background: watching certificate files, and ACME issuance and renewal. */
   start(): void {
+    this.stapler.track(this.material.certificates);
     for (const path of this.watched) watchFile(path, { interval: FILE_POLL_MS, persistent: false }, () => this.scheduleFileReload());
     this.acme?.start((issued) => {
       this.setAcmeCertificate(issued.certPem, issued.keyPem);
@@ -118,6 +122,7 @@ export class TlsSource {
   stop(): void {
     for (const path of this.watched) unwatchFile(path);
     this.acme?.stop();
+    this.stapler.stop();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
   }
 
@@ -127,6 +132,7 @@ export class TlsSource {
 
   private update(change: Partial<TlsMaterial>): void {
     this.material = { ...this.material, ...change };
+    if (change.certificates) this.stapler.track(change.certificates);
     for (const subscriber of this.subscribers) subscriber(this.material);
   }
 

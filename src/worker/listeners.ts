@@ -46,6 +46,8 @@ export interface ListenerOptions {
   readonly alpnChallenge: (servername: string) => { certPem: string; keyPem: string } | undefined;
   /** Whether any TLS-ALPN-01 challenge is pending: only then are ClientHellos read before TLS. */
   readonly hasAlpnChallenges: () => boolean;
+  /** The stapled OCSP answer for a certificate (DER), if the primary has one. */
+  readonly ocspResponse: (certificate: Buffer) => Buffer | undefined;
 }
 
 /**
@@ -144,6 +146,8 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     (secure as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
     secure.on('clientError', onClientError);
     secure.on('session', trackSession);
+    // Only handshakes that ask for the certificate's status (status_request) get here.
+    secure.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, callback: (err: Error | null, response?: Buffer) => void) => callback(null, options.ocspResponse(certificate)));
     // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
     secure.on('tlsClientError', (_err, socket) => socket.destroy());
     secure.emit('listening');

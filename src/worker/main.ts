@@ -12,6 +12,7 @@ import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
 import { buildPipeline } from '../front/pipeline.js';
 import { startRequestTimeouts } from '../front/request-timeout.js';
 import { type ConfigMessage, type FromWorker, type TlsMessage, MSG, isMessage } from '../ipc.js';
+import { certificateKey } from '../tls/material.js';
 import { createRedirectApp } from '../tls/redirect-app.js';
 import { createWorkerTls, httpsPort } from '../tls/worker-tls.js';
 import { createAccessFormatter } from '../observe/access-log-format.js';
@@ -94,6 +95,10 @@ export async function runWorker(): Promise<void> {
     tlsOptions: tls?.serverOptions() ?? null,
     alpnChallenge: (servername) => tlsMaterial.tlsAlpn01[servername],
     hasAlpnChallenges: () => Object.keys(tlsMaterial.tlsAlpn01).length > 0,
+    ocspResponse: (certificate) => {
+      const answer = tlsMaterial.ocsp[certificateKey(certificate)];
+      return answer === undefined ? undefined : Buffer.from(answer, 'base64');
+    },
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
     flushLogs();
