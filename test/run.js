@@ -9,6 +9,9 @@ const ROOT = resolve(import.meta.dirname, '..');
 /** command on PATH → Debian package that provides it. */
 const PEERS = {
   curl: 'curl',
+  pebble: 'pebble',
+  h2load: 'nghttp2-client',
+  openssl: 'openssl',
 };
 
 function onPath(command) {

@@ -67,11 +67,14 @@ export async function serve(input: ServeInput): Promise<void> {
       tls.stop();
       tls = nextTls;
       watchTls();
+      tls.start();
       return next;
     },
     tlsMaterial: () => tls.current(),
     onReopenLogs: reopenErrorLog,
     onFirstReady: (workers) => {
+      // ACME challenges are answered by the workers, so the CA is asked only once they listen.
+      tls.start();
       const first = workers[0];
       process.stderr.write(renderBanner(config, KEEL_VERSION, first?.shape ?? '?', first?.addresses ?? config.bind.map((b) => b.text)));
       log.info({ workers: workers.length, addresses: first?.addresses }, 'keel is serving');
@@ -102,7 +105,6 @@ export async function serve(input: ServeInput): Promise<void> {
   }
   function watchTls(): void {
     tls.onChange((material) => arbiter.pushTls(material));
-    tls.start();
   }
   watchTls();
   arbiter.start();

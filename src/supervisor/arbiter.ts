@@ -197,11 +197,12 @@ export class Arbiter {
     this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
   }
 
-  /** New certificates or challenges: to every worker of the current generation (older ones are retiring). */
+  /**
+   * New certificates or challenges: to every live worker, retiring ones included, since during a
+   * reload the old generation may still be the one answering a challenge.
+   */
   pushTls(material: TlsMaterial): void {
-    for (const record of this.workers.values()) {
-      if (record.generation === this.generation && record.state !== 'dead') this.sendTo(record, { type: MSG.tls, tls: material });
-    }
+    for (const record of this.workers.values()) if (record.state !== 'dead') this.sendTo(record, { type: MSG.tls, tls: material });
   }
 
   private sendTo(record: WorkerRecord, message: ToWorker): void {

@@ -5,6 +5,7 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import acme from 'acme-client';
 
@@ -57,16 +58,32 @@ const ORDER_TIMEOUT_MS = 10 * 60_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /*
- * acme-client retries every failed request itself (5 times, 5 s × attempt apart: 75 s for a CA that is
- * down), before our own backoff even starts. Keep two quick request-level retries, which still honour a
- * CA's Retry-After on 429/503, and leave the long waits to AcmeManager's retry schedule. These settings
- * are global to acme-client's axios instance; only the primary's AcmeManager uses it. Its HTTPS uses
- * Node's default agent (no `ca` of its own), so the system CAs plus NODE_EXTRA_CA_CERTS are trusted.
+ * acme-client's HTTP is its own axios instance. Three adjustments, global to that instance, which only
+ * the primary's AcmeManager uses:
+ * - a timeout per request (axios waits forever by default);
+ * - a connection error (refused, DNS, TLS trust) fails the request at once with its own message: acme-client
+ *   would retry it 5 times, 5 s × attempt apart (75 s), and then throw a TypeError reading `config` of an
+ *   undefined response, losing the cause. AcmeManager's backoff retries the whole order instead;
+ * - fewer, shorter request-level retries for 429 and 5xx answers (a CA's Retry-After is still honoured).
+ * Its HTTPS goes through Node's default agent (no `ca` of its own), so the system CAs plus
+ * NODE_EXTRA_CA_CERTS are trusted.
  */
+type AxiosAdapter = (config: unknown) => Promise<unknown>;
+const acmeAxios = createRequire(createRequire(import.meta.url).resolve('acme-client'))('axios') as { getAdapter(name: string): AxiosAdapter };
+const httpAdapter = acmeAxios.getAdapter('http');
 acme.axios.defaults.timeout = REQUEST_TIMEOUT_MS;
+acme.axios.defaults.adapter = async (config) => {
+  try {
+    return (await httpAdapter(config)) as never;
+  } catch (err) {
+    // Without `config`, acme-client's retry interceptor passes the error through untouched.
+    if (err && typeof err === 'object' && !('response' in err && err.response)) (err as { config?: unknown }).config = undefined;
+    throw err;
+  }
+};
 const requestRetry = (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number; retryDefaultDelay: number } }).acmeSettings;
-requestRetry.retryMaxAttempts = 2;
-requestRetry.retryDefaultDelay = 1;
+requestRetry.retryMaxAttempts = 3;
+requestRetry.retryDefaultDelay = 2;
 
 /**
  * Obtains, stores and renews one certificate covering `domains` from an ACME CA.
@@ -165,6 +182,7 @@ export class AcmeManager {
   /** Stops renewing: clears timers; an order in progress is abandoned quietly. Idempotent. */
   stop(): void {
     this.running = false;
+    this.ordering = false; // the order in flight, if any, now belongs to an old generation and ends silently
     this.generation++;
     this.clearTimer();
   }
@@ -211,8 +229,7 @@ export class AcmeManager {
     const accountKey = await this.accountKey();
     const client = new acme.Client({ directoryUrl, accountKey, backoffAttempts: 10, backoffMin: 1000, backoffMax: 10_000 });
     log.info({ domains: this.domains, directoryUrl }, 'acme: ordering certificate');
-    await client.createAccount({ termsOfServiceAgreed: true, ...(email ? { contact: [`mailto:${email}`] } : {}) });
-    log.info({ account: client.getAccountUrl() }, 'acme: account ready');
+    await this.account(client);
 
     const certificateKey = await acme.crypto.createPrivateEcdsaKey();
     const [, csr] = await acme.crypto.createCsr({ commonName: this.domains[0], altNames: [...this.domains] }, certificateKey);
@@ -250,6 +267,30 @@ export class AcmeManager {
     const issued = describeCertificate(certPem, certificateKey.toString());
     await this.store(issued);
     return issued;
+  }
+
+  /**
+   * Finds the account of our key, or registers it. acme-client's createAccount() answers an existing
+   * account with an update carrying only termsOfServiceAgreed, which CAs refuse as an empty update
+   * ("Use POST-as-GET…"), so look it up first with onlyReturnExisting.
+   */
+  private async account(client: acme.Client): Promise<void> {
+    const { log, email } = this.options;
+    const contact = email ? [`mailto:${email}`] : [];
+    let existing: { contact?: string[] } | null = null;
+    try {
+      existing = await client.createAccount({ onlyReturnExisting: true });
+    } catch {
+      // accountDoesNotExist (or the CA is unreachable, which the registration below reports).
+    }
+    if (!existing) {
+      await client.createAccount({ termsOfServiceAgreed: true, ...(contact.length ? { contact } : {}) });
+      log.info({ account: client.getAccountUrl(), email }, 'acme: account registered');
+    } else if (contact.length && (existing.contact ?? []).join(',') !== contact.join(',')) {
+      await client.updateAccount({ contact });
+      log.info({ account: client.getAccountUrl(), email }, 'acme: account contact updated');
+    }
+    log.info({ account: client.getAccountUrl() }, 'acme: account ready');
   }
 
   /** The account key, created once and reused, so every run (and renewal) is the same ACME account. */

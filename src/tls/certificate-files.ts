@@ -212,10 +212,10 @@ export function certificateCovers(names: readonly string[], host: string): boole
  * @example
  *   checkDomainsCovered(pair, ['example.com', 'www.example.com']);
  */
-export function checkDomainsCovered(pair: CertificatePair, domains: readonly string[]): void {
+export function checkDomainsCovered(pair: CertificatePair, domains: readonly string[], flag = '--domain'): void {
   for (const domain of domains) {
     if (!certificateCovers(pair.names, domain)) {
-      throw tlsError(`--domain ${domain}: the certificate in ${pair.certfile} covers only ${pair.names.join(', ')}`);
+      throw tlsError(`${flag === '--domain' ? `--domain ${domain}` : flag}: the certificate in ${pair.certfile} covers only ${pair.names.join(', ')}`);
     }
   }
 }

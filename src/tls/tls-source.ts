@@ -45,6 +45,7 @@ function loadFileBundles(config: ResolvedConfig): { bundles: CertificateBundle[]
   for (const sni of config.cert) {
     const flag = `--cert ${sni.host}`;
     const pair = loadCertificatePair({ certfile: sni.certfile, keyfile: sni.keyfile, certFlag: flag, keyFlag: flag });
+    checkDomainsCovered(pair, [sni.host], flag);
     bundles.push({ hosts: [sni.host], certPem: pair.certPem, keyPem: pair.keyPem });
     paths.push(pair.certfile, pair.keyfile);
   }
@@ -94,7 +95,9 @@ export class TlsSource {
 
     if (config.https === 'auto') {
       const directoryUrl = config.acmeDirectory === 'staging' ? LETS_ENCRYPT.staging : config.acmeDirectory;
-      source.acme = new AcmeManager({ directoryUrl, email: config.acmeEmail, domains: config.domain, stateDir, log }, source.challengeResponder());
+      // HTTP-01 needs port 80, which keel answers only with --redirect-http; TLS-ALPN-01 needs only the TLS port.
+      const challenges = config.redirectHttp ? (['http-01', 'tls-alpn-01'] as const) : (['tls-alpn-01'] as const);
+      source.acme = new AcmeManager({ directoryUrl, email: config.acmeEmail, domains: config.domain, stateDir, log, challenges }, source.challengeResponder());
       const stored = source.acme.loadStored();
       if (stored) source.setAcmeCertificate(stored.certPem, stored.keyPem);
     }

@@ -99,10 +99,9 @@ export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitRead
       return res.statusCode;
     },
     async waitReady(timeout = readyTimeout) {
-      await waitFor(async () => {
-        if (handle.exit) throw new Error(`keel exited (${JSON.stringify(handle.exit)}) before it was ready\nstderr:\n${handle.stderr}`);
-        return (await handle.readyz()) === 200;
-      }, { timeout, what: 'keel /readyz to answer 200' });
+      // An exit ends the wait at once: polling on would only hide keel's own message for `timeout` ms.
+      await waitFor(async () => handle.exit !== null || (await handle.readyz()) === 200, { timeout, what: 'keel /readyz to answer 200' });
+      if (handle.exit) throw new Error(`keel exited (${JSON.stringify(handle.exit)}) before it was ready\nstderr:\n${handle.stderr}`);
     },
     async stop() {
       running.delete(handle);
