@@ -40,10 +40,13 @@ function refuse(req: IncomingMessage, res: ServerResponse): void {
  * stream for it: the parser hands chunks to req.push, so this request's push is wrapped.
  */
 function countingPush(this: IncomingMessage & { [kReceived]: number; [kLimit]: number }, chunk: Buffer | null, encoding?: BufferEncoding): boolean {
+  // Once refused, nothing more reaches the app, not even the end of the body: a clean 'end' after a
+  // cut would hand the app a truncated body as if it were whole.
+  if (this.keel?.event === 'body-too-large') return false;
   if (chunk !== null) {
     this[kReceived] += chunk.length;
     if (this[kReceived] > this[kLimit]) {
-      if (this.keel && this.keel.event !== 'body-too-large') refuse(this, this.keel.res);
+      if (this.keel) refuse(this, this.keel.res);
       return false;
     }
   }
