@@ -23,6 +23,9 @@ export function printMachine(m, opts) {
   console.log(`machine:  ${m.nproc} cores (nproc), ${m.cpu}, ${m.memGiB} GiB, ${m.os}`);
   console.log(`node:     ${m.node}`);
   console.log(`load:     ${m.loadTool}, ${opts.connections} connections, ${opts.duration} s per run after a ${opts.warmup} s warm-up${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`);
+  if (m.tlsTools) {
+    console.log(`tls:      ${Object.values(m.tlsTools).join(', ')}; HTTP/2 rows: h2load -t1 -c${opts.connections} -m${opts.streams}`);
+  }
   console.log(`handler:  ${opts.handlerLabel}`);
   console.log('');
 }
@@ -44,6 +47,45 @@ export function printTable(rows) {
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const b of body) console.log(line(b));
+  const notes = rows.filter((r) => r.notes?.length);
+  if (notes.length) {
+    console.log('');
+    for (const r of notes) console.log(`${r.name}: ${r.notes.join('; ')}`);
+  }
+}
+
+function printColumns(head, body, alignLeft = [0]) {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i] ?? '').length)));
+  const line = (cells) => cells.map((c, i) => (alignLeft.includes(i) ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ').trimEnd();
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const b of body) console.log(line(b));
+}
+
+// TLS rows have no single baseline: the rows, then each ratio with the
+// baseline it is taken against and its target.
+export function printTlsTables(rows, ratios) {
+  console.log('TLS (same certificate, 2 workers each; HTTPS/1.1 loaded by wrk, HTTP/2 by h2load)');
+  const ok = rows.filter((r) => !r.error);
+  printColumns(
+    ['server', 'protocol', 'req/s', 'p50', 'p99'],
+    ok.map((r) => [r.name, r.protocol === 'h2' ? 'h2' : 'http/1.1', Math.round(r.rps).toLocaleString('en-US'), fmtMs(r.p50Ms), fmtMs(r.p99Ms)]),
+    [0, 1],
+  );
+  for (const r of rows.filter((r) => r.error)) console.log(r.error);
+  if (ratios.length) {
+    console.log('');
+    printColumns(
+      ['ratio', 'row / baseline', 'value', 'target'],
+      ratios.map((c) => [
+        c.label,
+        `${c.row} / ${c.baseline}`,
+        c.ratio == null ? 'n/a' : c.ratio.toFixed(2),
+        c.target == null ? '(ceiling)' : `>= ${c.target.toFixed(2)} ${c.met == null ? '' : c.met ? 'met' : 'MISSED'}`.trim(),
+      ]),
+      [0, 1, 3],
+    );
+  }
   const notes = rows.filter((r) => r.notes?.length);
   if (notes.length) {
     console.log('');

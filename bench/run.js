@@ -1,4 +1,4 @@
-// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--quiet-wait N] [--warmup N] [--connections N] [--tool wrk|autocannon]
+// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--quiet-wait N] [--warmup N] [--connections N] [--streams N] [--tool wrk|autocannon]
 // Runs each server alone, one after another (start, warm up, measure, stop),
 // so they never compete for the 2 cores with each other.
 import path from 'node:path';
@@ -9,8 +9,9 @@ import { installSignalHandlers, onCleanup, runCleanup, isAborting } from './clea
 import { chooseLoadTool, runLoad } from './load.js';
 import { ROOT, StartError } from './servers.js';
 import { handlerPath, EXAMPLE_APP } from './peers/handler.js';
-import { scenarios, selectScenarios, BASELINE } from './scenarios.js';
-import { machineInfo, printMachine, printTable, writeJson } from './report.js';
+import { scenarios, selectScenarios, BASELINE, comparisons } from './scenarios.js';
+import { machineInfo, printMachine, printTable, printTlsTables, writeJson } from './report.js';
+import { ensureTlsTools, makeCertificate, toolVersions } from './tls.js';
 import { waitForQuiet, BUSY_WARN_PCT } from './quiet.js';
 
 const RESULTS = path.join(ROOT, 'bench', 'results', 'latest.json');
@@ -33,18 +34,22 @@ function options() {
       rounds: { type: 'string', default: '1' },
       'quiet-wait': { type: 'string', default: '30' },
       connections: { type: 'string', default: '50' },
+      streams: { type: 'string', default: '10' },
       only: { type: 'string' },
       tool: { type: 'string', default: 'wrk' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--rounds N] [--connections N] [--only ${scenarios.map((s) => s.id).join(',')}] [--tool wrk|autocannon]
+    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--rounds N] [--connections N] [--streams N] [--only ${scenarios.map((s) => s.id).join(',')}] [--tool wrk|autocannon]
   --duration N   seconds measured per run (default 10, or env BENCH_DURATION)
   --warmup N     seconds of uncounted load before each run (default 2)
   --rounds N     run every server N times, interleaved, and report the median run (default 1)
   --quiet-wait N before each run, wait up to N s for other processes to leave the CPUs idle (default 30)
-  --only a,b     run only these rows; "keel" means every keel row`);
+  --connections N  connections of wrk and h2load (default 50)
+  --streams N    h2load streams in flight per connection, HTTP/2 rows (default 10)
+  --only a,b     run only these rows; a name also selects every row whose id starts with name-:
+                 "keel" both plain keel rows, "tls" every TLS row, "tls-keel", "tls-node", "tls-nginx"`);
     process.exit(0);
   }
   if (!['wrk', 'autocannon'].includes(values.tool)) throw new Error(`--tool must be wrk or autocannon`);
@@ -54,13 +59,14 @@ function options() {
     rounds: positiveInt('rounds', values.rounds),
     quietWait: nonNegativeInt('quiet-wait', values['quiet-wait']),
     connections: positiveInt('connections', values.connections),
+    streams: positiveInt('streams', values.streams),
     only: values.only?.split(',').map((s) => s.trim()).filter(Boolean),
     tool: values.tool,
   };
 }
 
 async function measure(scenario, ctx, opts, tool) {
-  const row = { id: scenario.id, name: scenario.name, notes: [] };
+  const row = { id: scenario.id, name: scenario.name, group: scenario.group ?? 'http', protocol: scenario.protocol ?? 'h1', notes: [] };
   console.error(`-> ${scenario.name}${opts.rounds > 1 ? ` (round ${ctx.round}/${opts.rounds})` : ''}: starting`);
   row.busyBeforePct = await waitForQuiet(opts.quietWait, (busy) =>
     console.error(`   machine ${busy}% busy; waiting up to ${opts.quietWait} s for it to go quiet`),
@@ -71,6 +77,7 @@ async function measure(scenario, ctx, opts, tool) {
   }
   let server;
   try {
+    if (scenario.tls && !ctx.certs) throw new StartError(`${scenario.name}: failed to start: ${ctx.certError}`);
     server = await scenario.start(ctx);
   } catch (err) {
     if (!(err instanceof StartError)) throw err;
@@ -82,10 +89,19 @@ async function measure(scenario, ctx, opts, tool) {
   try {
     row.notes.push(...(server.notes ?? []));
     if (server.status !== 200) row.notes.push(`readiness probe got HTTP ${server.status}`);
-    const url = `http://127.0.0.1:${server.port}/`;
-    console.error(`   warm-up ${opts.warmup} s, then ${opts.duration} s on ${url}`);
-    await runLoad(tool, { url, durationSec: opts.warmup, connections: opts.connections });
-    Object.assign(row, await runLoad(tool, { url, durationSec: opts.duration, connections: opts.connections }));
+    const url = `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${server.port}/`;
+    const load = {
+      url,
+      connections: opts.connections,
+      protocol: row.protocol,
+      streams: opts.streams,
+      logFile: path.join(ctx.tmpDir, `h2load-${scenario.id}-${ctx.round}.log`),
+    };
+    console.error(`   warm-up ${opts.warmup} s, then ${opts.duration} s on ${url}${row.protocol === 'h2' ? ' (h2load, HTTP/2)' : ''}`);
+    await runLoad(tool, { ...load, durationSec: opts.warmup });
+    Object.assign(row, await runLoad(tool, { ...load, durationSec: opts.duration }));
+    if (row.negotiated) row.notes.push(row.negotiated);
+    if (row.latencyNote) row.notes.push(row.latencyNote);
     if (row.errors) row.notes.push(`${row.errors} socket errors`);
     if (row.non2xx) row.notes.push(`${row.non2xx} non-2xx responses`);
   } catch (err) {
@@ -132,6 +148,20 @@ async function main() {
   const handler = handlerPath();
   const handlerLabel = path.relative(ROOT, handler) + (handler === EXAMPLE_APP ? '' : ' (stand-in: examples/hello/app.ts not found)');
   const machine = machineInfo(tool);
+
+  // TLS rows: their tools, and one certificate for every TLS server of the run.
+  const ctxBase = { tmpDir, handler };
+  const tlsSelected = selected.filter((s) => s.tls);
+  if (tlsSelected.length) {
+    const needs = [...new Set(tlsSelected.flatMap((s) => s.needs ?? []))];
+    await ensureTlsTools(needs);
+    machine.tlsTools = await toolVersions([...needs, 'openssl']);
+    try {
+      ctxBase.certs = await makeCertificate(tmpDir);
+    } catch (err) {
+      ctxBase.certError = err.message;
+    }
+  }
   printMachine(machine, { ...opts, handlerLabel });
 
   // Rounds are interleaved (A B C, A B C) so a slow patch of a shared VM
@@ -140,25 +170,44 @@ async function main() {
   for (let round = 1; round <= opts.rounds && !isAborting(); round++) {
     for (const scenario of selected) {
       if (isAborting()) break;
-      runs.get(scenario.id).push(await measure(scenario, { tmpDir, handler, round }, opts, tool));
+      runs.get(scenario.id).push(await measure(scenario, { ...ctxBase, round }, opts, tool));
     }
   }
   const rows = selected.map((s) => medianRun(runs.get(s.id)));
 
-  const base = rows.find((r) => r.id === BASELINE && !r.error);
-  for (const r of rows) r.ratio = base && !r.error ? r.rps / base.rps : null;
+  // Plain rows: against node:cluster. TLS rows: each comparison against its own baseline.
+  const plainRows = rows.filter((r) => r.group === 'http');
+  const tlsRows = rows.filter((r) => r.group === 'tls');
+  const base = plainRows.find((r) => r.id === BASELINE && !r.error);
+  for (const r of plainRows) r.ratio = base && !r.error ? r.rps / base.rps : null;
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const ratios = comparisons
+    .filter((c) => byId.has(c.row) && byId.has(c.baseline))
+    .map((c) => {
+      const a = byId.get(c.row);
+      const b = byId.get(c.baseline);
+      const ratio = a.error || b.error ? null : a.rps / b.rps;
+      return { ...c, ratio, met: ratio == null || c.target == null ? null : ratio >= c.target };
+    });
 
   if (isAborting()) return 130;
-  console.log('');
-  printTable(rows);
+  if (plainRows.length) {
+    console.log('');
+    printTable(plainRows);
+  }
+  if (tlsRows.length) {
+    console.log('');
+    printTlsTables(tlsRows, ratios);
+  }
   await writeJson(RESULTS, {
     date: new Date().toISOString(),
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     machine,
-    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, quietWaitSec: opts.quietWait, threads: tool.name === 'wrk' ? 1 : undefined },
+    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, quietWaitSec: opts.quietWait, threads: tool.name === 'wrk' ? 1 : undefined, ...(tlsRows.length ? { h2: { tool: 'h2load', threads: 1, streamsPerConnection: opts.streams } } : {}) },
     handler: path.relative(ROOT, handler),
     baseline: BASELINE,
     results: rows,
+    ...(tlsRows.length ? { tlsComparisons: ratios.map(({ label, row, baseline, ratio, target, met }) => ({ label, row, baseline, ratio, target, met })) } : {}),
   });
   console.log(`\nresults written to ${path.relative(process.cwd(), RESULTS)}`);
   return rows.some((r) => r.error) ? 1 : 0;

@@ -1,12 +1,13 @@
 // Start/stop for each peer. A start resolves to { port, stop() } once the
 // server answers HTTP, or throws StartError carrying the server's output tail.
 import path from 'node:path';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat, mkdir, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { spawnGroup, stopGroup, killGroup, groupAlive, run, waitUntil, lastLines } from './proc.js';
 import { freePort, waitForHttp, waitForPortFree } from './net.js';
 import { onCleanup } from './cleanup.js';
+import { findBin, nginxInfo, nginxConfig } from './tls.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PEERS = path.join(ROOT, 'bench', 'peers');
@@ -35,14 +36,18 @@ function childEnv(extra) {
 }
 
 // Shared by every peer that is a plain long-running process group.
-async function startGroup(label, args, env) {
+// tls: { ca } makes the readiness probe HTTPS; cmd defaults to our node;
+// moreOutput() adds to a failed start's output (Nginx logs to a file);
+// beforeSpawn(port) writes what the server reads at start (Nginx's config).
+async function startGroup(label, args, env, { tls = null, cmd = process.execPath, moreOutput, beforeSpawn } = {}) {
   const port = await freePort();
-  const proc = spawnGroup(process.execPath, args(port), { cwd: ROOT, env: childEnv({ ...env, PORT: String(port) }) });
-  const status = await waitForHttp(port, { timeoutMs: READY_MS, isDead: () => proc.exitStatus !== null });
+  await beforeSpawn?.(port);
+  const proc = spawnGroup(cmd, args(port), { cwd: ROOT, env: childEnv({ ...env, PORT: String(port) }) });
+  const status = await waitForHttp(port, { timeoutMs: READY_MS, isDead: () => proc.exitStatus !== null, tls });
   if (status === null) {
-    const why = proc.exitStatus ? '' : `not answering HTTP on 127.0.0.1:${port} after ${READY_MS / 1000} s\n`;
+    const why = proc.exitStatus ? '' : `not answering ${tls ? 'HTTPS' : 'HTTP'} on 127.0.0.1:${port} after ${READY_MS / 1000} s\n`;
     await stopGroup(proc);
-    throw fail(label, why + proc.tail());
+    throw fail(label, why + proc.tail() + ((await moreOutput?.()) ?? ''));
   }
   let stopping;
   return {
@@ -59,8 +64,20 @@ export function startNodeCluster({ handler, workers }) {
   });
 }
 
+// The TLS baselines: the same cluster with node:https or node:http2 workers.
+export function startNodeClusterTls({ handler, workers, certs, protocol }) {
+  const peer = protocol === 'h2' ? 'node-cluster-h2.js' : 'node-cluster-https.js';
+  return startGroup(`node:cluster (${protocol === 'h2' ? 'node:http2' : 'node:https'})`, () => [path.join(PEERS, peer)], {
+    BENCH_HANDLER: handler,
+    WORKERS: String(workers),
+    BENCH_CERT: certs.cert,
+    BENCH_KEY: certs.key,
+  }, { tls: certs });
+}
+
 // keel always serves examples/hello/app.ts: that is the file it exists to run.
-export async function startKeel({ workers, accessLog }) {
+// certs: serve TLS (HTTP/2 and HTTP/1.1 by ALPN on one port) with these files.
+export async function startKeel({ workers, accessLog, certs }) {
   // bin/keel.js loads the compiled CLI; measuring a missing or stale build would mislead.
   if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
     throw new StartError('keel: failed to start: dist/cli/main.js not found; run `npm run build` first');
@@ -70,10 +87,12 @@ export async function startKeel({ workers, accessLog }) {
     path.join(ROOT, 'bin', 'keel.js'),
     'serve', 'examples/hello/app.ts',
     '--workers', String(workers),
-    '--bind', `127.0.0.1:${port}`,
+    ...(certs
+      ? ['--bind', `https://127.0.0.1:${port}`, '--certfile', certs.cert, '--keyfile', certs.key]
+      : ['--bind', `127.0.0.1:${port}`]),
     '--admin', 'off',
     '--access-logfile', accessLog ?? 'off',
-  ]);
+  ], {}, { tls: certs ?? null });
   if (stale) server.notes = ['src/ is newer than dist/: this measured an old build (npm run build)'];
   return server;
 }
@@ -87,6 +106,41 @@ async function newestMtime(dir) {
     newest = Math.max(newest, mtimeMs);
   }
   return newest;
+}
+
+// Nginx terminating TLS (HTTP/2 and HTTP/1.1 on one listener), in the
+// foreground as our child (daemon off, master_process on), stopped through its
+// process group like every other server. mode 'proxy' also starts the plain
+// node:cluster app behind it and stops it after Nginx.
+// dir: a fresh directory for its config, pid file and logs.
+export async function startNginx({ handler, workers, certs, dir, mode }) {
+  const bin = findBin('nginx');
+  if (!bin) throw new StartError('nginx: failed to start: nginx not found (apt-get install -y nginx)');
+  const info = await nginxInfo(bin);
+  await mkdir(dir, { recursive: true });
+  const app = mode === 'proxy' ? await startNodeCluster({ handler, workers }) : null;
+  const conf = path.join(dir, 'nginx.conf');
+  const errorLog = path.join(dir, 'error.log');
+  let server;
+  try {
+    server = await startGroup('nginx', () => ['-p', dir, '-c', conf, ...(info.hasErrorLogFlag ? ['-e', errorLog] : [])], {}, {
+      tls: certs,
+      cmd: bin,
+      moreOutput: () => readFile(errorLog, 'utf8').then((t) => `\n${t}`, () => ''),
+      beforeSpawn: (port) =>
+        writeFile(conf, nginxConfig({ dir, port, cert: certs.cert, key: certs.key, mode, upstreamPort: app?.port, workers, http2Directive: info.http2Directive })),
+    });
+  } catch (err) {
+    await app?.stop();
+    throw err;
+  }
+  let stopping;
+  return {
+    port: server.port,
+    status: server.status,
+    notes: [`${info.text}${app ? `, upstream node:cluster on 127.0.0.1:${app.port}` : ''}`],
+    stop: () => (stopping ??= server.stop().then(() => app?.stop())),
+  };
 }
 
 // PM2 runs a detached daemon that outlives its CLI, so it is stopped with
