@@ -3,6 +3,7 @@
  * before the app: everything it needs is computed here, once per worker.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -30,7 +31,14 @@ export interface PipelineDeps {
   readonly isDraining: () => boolean;
 }
 
-const kPeerTrusted = Symbol('keel.peerTrusted');
+/** Facts about a connection, the same for each of its requests: decided once, not per request. */
+interface Connection {
+  readonly peer: string | undefined;
+  readonly trusted: boolean;
+  readonly encrypted: boolean;
+  readonly http2: boolean;
+}
+const kConnection = Symbol('keel.connection');
 
 /** localhost, *.localhost and loopback addresses, with or without a port: no HSTS for those. */
 export function isLocalHost(host: string | undefined): boolean {
@@ -50,17 +58,29 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
   const checkBodyLimit = createBodyLimit(config);
   const { logResponseClose } = accessLog;
 
-  return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as Socket & { [kPeerTrusted]?: boolean; encrypted?: boolean };
+  /** What keel needs of a connection, worked out on its first request. */
+  function connectionOf(req: IncomingMessage): Connection {
+    const stream = (req as IncomingMessage & { stream?: ServerHttp2Stream }).stream;
+    // HTTP/2: req.socket is a Proxy over the session's socket, slow to read through on every
+    // request; the session object itself carries the record.
+    const holder = (stream ? stream.session : req.socket) as { [kConnection]?: Connection } | undefined;
+    const known = holder?.[kConnection];
+    if (known) return known;
+    const socket = req.socket as Socket & { encrypted?: boolean };
     const peer = peerAddressOf(socket);
-    // Trust is a property of the connection: decided once per socket, not per request.
-    const peerTrusted = (socket[kPeerTrusted] ??= isTrusted(peer));
+    const connection: Connection = { peer, trusted: isTrusted(peer), encrypted: socket.encrypted === true, http2: stream !== undefined };
+    if (holder) holder[kConnection] = connection;
+    return connection;
+  }
+
+  return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const { peer, trusted: peerTrusted, encrypted, http2 } = connectionOf(req);
 
     // 1. One pass over the head: the limits, and the few headers keel reads.
     const head = readRequestHead(req);
 
     // 2. Client address, scheme and request ID: every later stage and every log line uses them.
-    const encrypted = socket.encrypted === true;
     const client = (encrypted ? resolveHttps : resolveHttp)(req, head, peer, peerTrusted);
     const ctx: RequestContext = {
       id: pickRequestId(head.requestId, peerTrusted),
@@ -76,7 +96,8 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       referrer: head.referrer,
       startTime: Date.now(),
       startMark: performance.now(),
-      bytesAtStart: socket.bytesWritten,
+      // HTTP/2 responses count their own bytes (the connection's count is shared by its streams).
+      bytesAtStart: http2 ? 0 : socket.bytesWritten,
       event: '',
       slot: -1,
       req,
