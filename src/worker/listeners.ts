@@ -101,6 +101,22 @@ function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: Resolv
 
 const H2_PREFACE = 'PRI * HTTP/2.0';
 
+/**
+ * Calls `then` with the connection's first bytes, put back so the next reader sees them too. A
+ * client that sends nothing within the header timeout is cut, as it would be once a server had it.
+ */
+function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer) => void): void {
+  const timer = setTimeout(() => socket.destroy(), timeoutMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('data', (chunk: Buffer) => {
+    clearTimeout(timer);
+    socket.pause();
+    socket.unshift(chunk);
+    then(chunk);
+  });
+}
+
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
   const { config, handler, redirectHandler, onClientError, contexts, tlsOptions, alpnChallenge, hasAlpnChallenges } = options;
   const http = createHttpServer(
@@ -139,6 +155,8 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
         SNICallback: contexts.sniCallback,
         settings: h2Settings,
         maxHeaderSize: maxHeaderSize(config),
+        // A client that opens a connection and stalls the handshake holds a socket; Node waits 120 s by default.
+        handshakeTimeout: config.headerTimeout * 1000,
       } as Parameters<typeof createSecureServer>[0],
       handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
     );
@@ -168,10 +186,8 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
       secure!.emit('connection', socket);
       return;
     }
-    socket.once('data', (chunk: Buffer) => {
-      socket.pause();
-      // TLS takes over what the socket has buffered (Node's TLSSocket reads it first), so the bytes read here are not lost.
-      socket.unshift(chunk);
+    // TLS takes over what the socket has buffered (Node's TLSSocket reads it first), so the bytes read here are not lost.
+    peekFirstChunk(socket, config.headerTimeout * 1000, (chunk) => {
       const hello = readClientHello(chunk);
       if (hello?.servername && hello.alpn.includes('acme-tls/1') && alpnChallenge(hello.servername)) {
         alpnServer ??= createAlpnChallengeServer(alpnChallenge);
@@ -183,9 +199,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
   };
   // Cleartext HTTP/2 has no ALPN: the client's first bytes tell (the HTTP/2 connection preface).
   const sniffH2c = (socket: Socket): void => {
-    socket.once('data', (chunk: Buffer) => {
-      socket.pause();
-      socket.unshift(chunk);
+    peekFirstChunk(socket, config.headerTimeout * 1000, (chunk) => {
       // The HTTP/2 session takes what the socket has buffered when it starts; resuming here would
       // emit that chunk to nobody. The HTTP/1.1 parser reads through 'data' and needs the resume.
       if (chunk.toString('latin1', 0, H2_PREFACE.length) === H2_PREFACE) h2c!.emit('connection', socket);
