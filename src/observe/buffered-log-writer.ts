@@ -23,6 +23,8 @@ export class BufferedLogWriter {
   private fd: number;
   private readonly chunkLimit: number;
   private writing = false;
+  /** The bytes of the batch being written, reused batch after batch instead of a new buffer per flush. */
+  private out: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES * 2);
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -68,27 +70,30 @@ export class BufferedLogWriter {
     const batch = this.pending;
     this.pending = '';
     this.writing = true;
-    this.writeFrom(batch, 0);
+    if (this.out.length < batch.length) this.out = Buffer.allocUnsafeSlow(batch.length * 2);
+    // One byte per character: the lines are ASCII.
+    const length = this.out.write(batch, 0, batch.length, 'latin1');
+    this.writeFrom(batch, length, 0);
   }
 
-  private writeFrom(batch: string, offset: number): void {
-    if (offset >= batch.length) {
+  /** Writes out[offset, length), in chunks that end on a line boundary where writes must be atomic. */
+  private writeFrom(batch: string, length: number, offset: number): void {
+    if (offset >= length) {
       this.writing = false;
       if (this.pending.length > 0) this.timer ??= setTimeout(this.onTimer, FLUSH_MS).unref();
       return;
     }
     const end = this.lineBoundary(batch, offset);
-    const chunk = offset === 0 && end === batch.length ? batch : batch.slice(offset, end);
-    write(this.fd, chunk, null, 'latin1', (err, written) => {
+    write(this.fd, this.out, offset, end - offset, null, (err, written) => {
       if (err) {
         if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-          setTimeout(() => this.writeFrom(batch, offset), 2).unref();
+          setTimeout(() => this.writeFrom(batch, length, offset), 2).unref();
           return;
         }
         // A log that cannot be written must not take the server down; drop this batch.
-        return this.writeFrom(batch, batch.length);
+        return this.writeFrom(batch, length, length);
       }
-      this.writeFrom(batch, offset + written);
+      this.writeFrom(batch, length, offset + written);
     });
   }
 
@@ -106,6 +111,7 @@ export class BufferedLogWriter {
     this.timer = null;
     const batch = this.pending;
     this.pending = '';
+    // A fresh buffer: the reusable one may still belong to an async write in flight.
     if (batch) writeAllSync(this.fd, Buffer.from(batch, 'latin1'));
   }
 
