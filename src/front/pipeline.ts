@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { AdaptedApp } from '../worker/adapters/types.js';
-import type { InflightRequests } from '../worker/inflight.js';
+import { type InflightRequests, kNext, kPrev } from '../worker/inflight.js';
 import type { AccessLogStage } from './access-log.js';
 import { createBodyLimit } from './body-limit.js';
 import type { ErrorBoundary } from './error-boundary.js';
@@ -102,6 +102,8 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       slot: -1,
       req,
       res,
+      [kPrev]: null,
+      [kNext]: null,
     };
     req.keel = ctx;
     (res as KeelResponse).requestId = ctx.id;

@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessRecord } from '../observe/access-log-format.js';
+import type { Linked } from '../worker/inflight.js';
 
 /** Also the access-log record of the request: the line is formatted from it, with no copy. */
-export interface RequestContext extends AccessRecord {
+export interface RequestContext extends AccessRecord, Linked {
   /** The request ID, also sent as X-Request-Id and written in every log line about this request. */
   readonly id: string;
   /** The client's address: the peer, or the right-most untrusted address a trusted proxy reported. */

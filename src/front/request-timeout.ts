@@ -13,7 +13,7 @@ export function startRequestTimeouts(timeoutSeconds: number, inflight: InflightR
   const limitMs = timeoutSeconds * 1000;
   const timer = setInterval(() => {
     const now = performance.now();
-    for (const ctx of inflight.active) {
+    for (const ctx of inflight) {
       if (ctx.event === 'timeout' || now - ctx.startMark < limitMs) continue;
       ctx.event = 'timeout';
       log.warn({ requestId: ctx.id, method: ctx.req.method, url: ctx.req.url, timeoutSeconds }, 'request timed out; answered 504');

@@ -37,7 +37,7 @@ function primaryCaughtUp(send: DrainDeps['send']): Promise<void> {
 }
 
 export async function drainWorker({ listeners, inflight, gracefulTimeoutSeconds, send }: DrainDeps): Promise<'idle' | 'timeout'> {
-  for (const ctx of inflight.active) if (!ctx.res.headersSent) ctx.res.shouldKeepAlive = false;
+  for (const ctx of inflight) if (!ctx.res.headersSent) ctx.res.shouldKeepAlive = false;
   await listeners.stopAccepting();
   const caughtUp = primaryCaughtUp(send);
   // Run from the check phase, after this loop iteration has read what clients sent: a worker starved of

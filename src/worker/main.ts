@@ -110,9 +110,9 @@ export async function runWorker(): Promise<void> {
   async function drain(reason: string): Promise<void> {
     if (draining) return;
     draining = true;
-    log.info({ reason, inflight: inflight.active.size }, 'worker draining');
+    log.info({ reason, inflight: inflight.size }, 'worker draining');
     const outcome = await drainWorker({ listeners, inflight, gracefulTimeoutSeconds: config.gracefulTimeout, send });
-    if (outcome === 'timeout') log.warn({ cut: inflight.active.size }, 'graceful timeout reached; closing the requests still in progress');
+    if (outcome === 'timeout') log.warn({ cut: inflight.size }, 'graceful timeout reached; closing the requests still in progress');
     listeners.closeAllConnections();
     stopTimeouts();
     stopWatchdog();
@@ -122,7 +122,7 @@ export async function runWorker(): Promise<void> {
   }
 
   function onFatal(kind: string, err: unknown): void {
-    const ctx = boundary.currentRequest() ?? (inflight.active.size === 1 ? [...inflight.active][0] : undefined);
+    const ctx = boundary.currentRequest() ?? (inflight.size === 1 ? [...inflight][0] : undefined);
     log.error({ err, requestId: ctx?.id }, `${kind} in worker; it stops accepting and will be replaced`);
     if (ctx && !ctx.res.headersSent) {
       ctx.event = 'app-error';
