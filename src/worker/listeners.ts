@@ -6,7 +6,7 @@
  * of a drain.
  */
 import { Server as HttpServerClass, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createSecureServer, createServer as createH2Server, type Http2Server, type Http2SecureServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { createSecureServer, createServer as createH2Server, type Http2Server, type Http2SecureServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { readClientHello } from '../tls/client-hello.js';
@@ -138,9 +138,32 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
   http.emit('listening');
 
   const sessions = new Set<Http2Session>();
+  const keepAliveMs = config.keepAlive * 1000;
+  // HTTP/2 connections get the same idle limit as HTTP/1.1 keep-alive ones (--keep-alive), counted
+  // only while no stream is open, as Nginx does: Node's own session timeout would also cut a long
+  // response that is merely quiet.
   const trackSession = (session: Http2Session): void => {
     sessions.add(session);
-    session.once('close', () => sessions.delete(session));
+    let open = 0;
+    let idle: NodeJS.Timeout | null = null;
+    const arm = (): void => {
+      if (keepAliveMs <= 0) return;
+      idle = setTimeout(() => session.close(), keepAliveMs);
+      idle.unref();
+    };
+    arm();
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      if (idle) clearTimeout(idle);
+      idle = null;
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed && !session.destroyed) arm();
+      });
+    });
+    session.once('close', () => {
+      if (idle) clearTimeout(idle);
+      sessions.delete(session);
+    });
   };
   const h2Settings = { maxConcurrentStreams: 128, maxHeaderListSize: maxHeaderSize(config) };
 
