@@ -11,10 +11,10 @@
 # instructions of the whole worker process (JIT code included), not kernel time.
 set -euo pipefail
 pid=$1; port=$2; n=${3:-6000}
-dir=$(dirname "$(ls /tmp/cg/*."$pid" 2>/dev/null | head -1 || echo /tmp/cg/x)")
 callgrind_control -d "$pid" >/dev/null
 h2load --h1 -n "$n" -c 10 "http://127.0.0.1:$port/" | grep -E '^requests:'
 callgrind_control -d "$pid" >/dev/null
 sleep 1
-dump=$(ls -t "$dir"/*."$pid".* | head -1)
+# callgrind writes each dump next to its output file, as FILE.N (the doc above uses /tmp/cg/PID).
+dump=$(ls -t /tmp/cg/*"$pid".[0-9]* | head -1)
 awk -v n="$n" '/^(summary|totals):/ { printf "%.0f instructions per request\n", $2 / n; exit }' "$dump"
