@@ -11,9 +11,9 @@
 # instructions of the whole worker process (JIT code included), not kernel time.
 set -euo pipefail
 pid=$1; port=$2; n=${3:-6000}
-callgrind_control -d "$pid" >/dev/null
+callgrind_control -d "$pid" >/dev/null 2>&1
 h2load --h1 -n "$n" -c 10 "http://127.0.0.1:$port/" | grep -E '^requests:'
-callgrind_control -d "$pid" >/dev/null
+callgrind_control -d "$pid" >/dev/null 2>&1
 sleep 1
 # callgrind writes each dump next to its output file, as FILE.N (the doc above uses /tmp/cg/PID).
 dump=$(ls -t /tmp/cg/*"$pid".[0-9]* | head -1)
