@@ -18,6 +18,10 @@ import { ensureLocalCa, issueLocalCertificate, trustInstructions } from './local
 import type { CertificateBundle, TlsMaterial } from './material.js';
 import { OcspStapler } from './ocsp.js';
 
+/** Lifetime of a --https local certificate, and when it is replaced: at two thirds, as ACME ones are. */
+const LOCAL_VALIDITY_DAYS = 7;
+const LOCAL_RENEW_MS = (LOCAL_VALIDITY_DAYS * 86_400_000 * 2) / 3;
+
 /** How often certificate files are checked for changes: fs.watchFile also sees files replaced by rename. */
 const FILE_POLL_MS = 1000;
 
@@ -59,6 +63,8 @@ export class TlsSource {
   private acme: AcmeManager | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   private readonly stapler: OcspStapler;
+  private renewLocal: (() => Promise<void>) | null = null;
+  private localTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     private readonly config: ResolvedConfig,
@@ -88,8 +94,14 @@ export class TlsSource {
     if (config.https === 'local') {
       const ca = await ensureLocalCa(stateDir);
       const names = [...new Set(['localhost', '127.0.0.1', '::1', ...config.domain])];
-      const leaf = await issueLocalCertificate(ca, names);
+      const leaf = await issueLocalCertificate(ca, names, LOCAL_VALIDITY_DAYS);
       source.material = { ...source.material, certificates: [...bundles.filter((b) => b.hosts !== null), { hosts: null, certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem }] };
+      // A development server can run for longer than its certificate: reissue before it expires.
+      source.renewLocal = async () => {
+        const next = await issueLocalCertificate(ca, names, LOCAL_VALIDITY_DAYS);
+        source.update({ certificates: [...source.material.certificates.filter((b) => b.hosts !== null), { hosts: null, certPem: next.certPem + ca.certPem, keyPem: next.keyPem }] });
+        log.info({ names }, 'reissued the local HTTPS certificate');
+      };
       notice(ca.created ? `keel: created a local CA for development HTTPS.\n${trustInstructions(ca)}\n` : `keel: local HTTPS certificate for ${names.join(', ')} from the local CA ${ca.certPath}\n`);
     }
 
@@ -115,6 +127,7 @@ export class TlsSource {
   /** Starts what runs in the background: watching certificate files, and ACME issuance and renewal. */
   start(): void {
     this.stapler.track(this.material.certificates);
+    if (this.renewLocal) this.scheduleLocalRenewal();
     for (const path of this.watched) watchFile(path, { interval: FILE_POLL_MS, persistent: false }, () => this.scheduleFileReload());
     this.acme?.start((issued) => {
       this.setAcmeCertificate(issued.certPem, issued.keyPem);
@@ -126,7 +139,22 @@ export class TlsSource {
     for (const path of this.watched) unwatchFile(path);
     this.acme?.stop();
     this.stapler.stop();
+    if (this.localTimer) clearTimeout(this.localTimer);
+    this.renewLocal = null;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
+  }
+
+  private scheduleLocalRenewal(delayMs = LOCAL_RENEW_MS): void {
+    this.localTimer = setTimeout(() => {
+      this.renewLocal?.().then(
+        () => this.scheduleLocalRenewal(),
+        (err: unknown) => {
+          this.log.error({ reason: String(err) }, 'could not reissue the local HTTPS certificate; retrying in a minute');
+          this.scheduleLocalRenewal(60_000);
+        },
+      );
+    }, delayMs);
+    this.localTimer.unref();
   }
 
   private setAcmeCertificate(certPem: string, keyPem: string): void {

@@ -1,0 +1,47 @@
+// The primary's certificate source for --https local: the certificate it issues at start is
+// reissued, in the background, at two thirds of its 7-day lifetime, and workers are sent the new one.
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, mock, test } from 'node:test';
+import { resolveConfig } from '../../dist/config/resolve.js';
+import { TlsSource } from '../../dist/tls/tls-source.js';
+
+const quietLog = { info() {}, warn() {}, error() {}, debug() {}, fatal() {} };
+const stateDir = mkdtempSync(join(tmpdir(), 'keel-tls-source-'));
+after(() => rmSync(stateDir, { recursive: true, force: true }));
+
+test('--https local reissues its certificate at two thirds of its lifetime and pushes it', async () => {
+  const config = await resolveConfig({
+    cli: { bind: ['https://127.0.0.1:8443'], https: 'local', stateDir },
+    appArg: 'examples/hello/app.ts',
+    env: {},
+    cwd: process.cwd(),
+  });
+  const source = await TlsSource.create(config, quietLog, () => {});
+  const first = new X509Certificate(source.current().certificates.at(-1).certPem);
+  const validMs = Date.parse(first.validTo) - Date.parse(first.validFrom);
+  assert.ok(validMs > 6 * 86_400_000 && validMs < 8 * 86_400_000, `a week-long certificate (${first.validFrom} – ${first.validTo})`);
+
+  const pushed = [];
+  source.onChange((material) => pushed.push(material));
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    source.start();
+    mock.timers.tick((validMs * 2) / 3 - 60_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(pushed.length, 0, 'nothing before two thirds of the lifetime');
+    mock.timers.tick(120_000);
+    // Issuing uses WebCrypto (real promises); give it a moment of real time.
+    for (let i = 0; i < 200 && pushed.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    mock.timers.reset();
+    source.stop();
+  }
+  assert.equal(pushed.length, 1, 'the new certificate was pushed to the workers');
+  const second = new X509Certificate(pushed[0].certificates.at(-1).certPem);
+  assert.notEqual(second.serialNumber, first.serialNumber);
+  assert.ok(second.checkHost('localhost'));
+});
