@@ -51,7 +51,10 @@ export function parseProxyHeader(data: Buffer): ParseResult {
 
 /** The address keel treats as the peer: the PROXY header's source when there was one. */
 export function peerAddressOf(socket: Socket): string | undefined {
-  return (socket as Socket & { [kSourceAddress]?: string })[kSourceAddress] ?? socket.remoteAddress;
+  type Marked = Socket & { [kSourceAddress]?: string; _parent?: Marked };
+  // Over TLS the header was read on the TCP socket, which the TLS socket wraps (`_parent`,
+  // Node's own link; tests over TLS hold it).
+  return (socket as Marked)[kSourceAddress] ?? (socket as Marked)._parent?.[kSourceAddress] ?? socket.remoteAddress;
 }
 
 /** Reads the PROXY header from a fresh connection, then hands the connection on; refuses connections without one. */
@@ -72,8 +75,10 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, onReady: (soc
     socket.pause();
     if (result.source) (socket as Socket & { [kSourceAddress]?: string })[kSourceAddress] = result.source;
     if (result.consumed < buffered.length) socket.unshift(buffered.subarray(result.consumed));
+    // Left paused: whoever takes the connection resumes it if it reads through 'data' (HTTP/1.1).
+    // TLS and HTTP/2 read the socket's handle themselves, and a resume here would hand the bytes
+    // after the header to nobody.
     onReady(socket);
-    socket.resume();
   };
   socket.on('data', onData);
   socket.on('error', () => socket.destroy());

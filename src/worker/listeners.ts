@@ -115,6 +115,8 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
     socket.unshift(chunk);
     then(chunk);
   });
+  // A socket that came through a PROXY header is paused.
+  if (socket.isPaused()) socket.resume();
 }
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
@@ -202,6 +204,8 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
 
   const toHttp = (socket: Socket): void => {
     http.emit('connection', socket);
+    // Paused only after a PROXY header; the HTTP/1.1 parser reads through 'data'.
+    if (socket.isPaused()) socket.resume();
   };
   let alpnServer: TlsServer | null = null;
   const toSecure = (socket: Socket): void => {
@@ -224,12 +228,9 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
   const sniffH2c = (socket: Socket): void => {
     peekFirstChunk(socket, config.headerTimeout * 1000, (chunk) => {
       // The HTTP/2 session takes what the socket has buffered when it starts; resuming here would
-      // emit that chunk to nobody. The HTTP/1.1 parser reads through 'data' and needs the resume.
+      // emit that chunk to nobody. The HTTP/1.1 parser reads through 'data' and needs the resume (toHttp).
       if (chunk.toString('latin1', 0, H2_PREFACE.length) === H2_PREFACE) h2c!.emit('connection', socket);
-      else {
-        http.emit('connection', socket);
-        socket.resume();
-      }
+      else toHttp(socket);
     });
   };
 
