@@ -5,6 +5,7 @@
  * Names follow Gunicorn's where Gunicorn has the setting.
  */
 import { availableParallelism } from 'node:os';
+import { LETS_ENCRYPT } from '../tls/acme-directories.js';
 import {
   type BindAddress,
   type ValueType,
@@ -162,7 +163,7 @@ export const settings = [
     key: 'acmeDirectory',
     flag: 'acme-directory',
     type: text('an ACME directory URL, or staging for Let\'s Encrypt staging'),
-    default: 'https://acme-v02.api.letsencrypt.org/directory',
+    default: LETS_ENCRYPT.production as string,
     help: 'ACME directory of the CA for --https auto. staging means Let\'s Encrypt\'s staging CA.',
     section: 'tls',
   }),

@@ -40,11 +40,7 @@ export interface AcmeOptions {
   retry?: { firstMs: number; maxMs: number };
 }
 
-/** The ACME directories keel knows by name (`--acme-directory staging`). */
-export const LETS_ENCRYPT = {
-  production: 'https://acme-v02.api.letsencrypt.org/directory',
-  staging: 'https://acme-staging-v02.api.letsencrypt.org/directory',
-} as const;
+export { LETS_ENCRYPT } from './acme-directories.js';
 
 const DEFAULT_CHALLENGES: readonly AcmeChallengeType[] = ['http-01', 'tls-alpn-01'];
 const DEFAULT_RETRY = { firstMs: 60_000, maxMs: 3_600_000 };

@@ -33,5 +33,3 @@ export interface TlsMaterial {
   /** Stapled OCSP answers: base64 DER by SHA-256 of the certificate's DER (see ocsp.ts). */
   readonly ocsp: Readonly<Record<string, string>>;
 }
-
-export const NO_TLS_MATERIAL: TlsMaterial = { certificates: [], http01: {}, tlsAlpn01: {}, ticketKeys: '', ocsp: {} };
