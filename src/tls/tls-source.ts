@@ -174,7 +174,9 @@ export class TlsSource {
       this.reloadTimer = null;
       try {
         const { bundles } = loadFileBundles(this.config);
-        this.update({ certificates: bundles });
+        // With --https auto or local, the default certificate is that source's, not a file's: keep it.
+        const kept = this.config.https === 'off' ? [] : this.material.certificates.filter((b) => b.hosts === null);
+        this.update({ certificates: this.config.https === 'off' ? bundles : [...bundles.filter((b) => b.hosts !== null), ...kept] });
         this.log.info({ files: this.watched }, 'certificate files changed; new handshakes use the new certificates');
       } catch (err) {
         // Half-written or mismatched files: keep serving the certificates that worked.

@@ -49,3 +49,34 @@ test('--https local reissues its certificate at two thirds of its lifetime and p
   assert.notEqual(second.serialNumber, first.serialNumber);
   assert.ok(second.checkHost('localhost'));
 });
+
+test('--https local with a --cert file: a changed file replaces its certificate and keeps the local default', async () => {
+  const { makeCertificates } = await import('../helpers/certs.js');
+  const pki = makeCertificates();
+  try {
+    const other = pki.leaf('other.test');
+    const config = await resolveConfig({
+      cli: { bind: ['https://127.0.0.1:8443'], https: 'local', stateDir, cert: [`other.test=${other.cert},${other.key}`] },
+      appArg: 'examples/hello/app.ts',
+      env: {},
+      cwd: process.cwd(),
+    });
+    const source = await TlsSource.create(config, quietLog, () => {});
+    const serialOf = (material, hosts) => new X509Certificate(material.certificates.find((b) => JSON.stringify(b.hosts) === JSON.stringify(hosts)).certPem).serialNumber;
+    const localSerial = serialOf(source.current(), null);
+    const pushed = [];
+    source.onChange((material) => pushed.push(material));
+    source.start();
+    try {
+      const renewed = pki.leaf('other.test');
+      await waitFor(() => pushed.length > 0, { timeout: 10_000, what: 'the changed --cert file to be read' });
+      const latest = pushed.at(-1);
+      assert.equal(serialOf(latest, ['other.test']).replace(/^0+/, ''), renewed.serial);
+      assert.equal(serialOf(latest, null), localSerial, 'the local default certificate is kept');
+    } finally {
+      source.stop();
+    }
+  } finally {
+    pki.cleanup();
+  }
+});
