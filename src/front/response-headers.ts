@@ -13,12 +13,37 @@ function hidden(name: string): boolean {
   return (name.length === 12 || name.length === 6) && (name.toLowerCase() === 'x-powered-by' || name.toLowerCase() === 'server');
 }
 
-/** The app's headers without the hidden ones, plus keel's own unless the app set them. */
-function keelHeaders(requestId: string, hsts: string, given: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const all: OutgoingHttpHeaders = requestId ? { 'x-request-id': requestId } : {};
-  if (hsts) all['strict-transport-security'] = hsts;
-  for (const name in given) if (!hidden(name)) all[name] = given[name];
-  return all;
+/** Copies the app's headers into `into`, without the hidden ones; `into` may already hold keel's. */
+function copyShown(given: OutgoingHttpHeaders, into: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  for (const name in given) if (!hidden(name)) into[name] = given[name];
+  return into;
+}
+
+/** What both response classes carry; set by the pipeline, defaults on the prototypes. */
+interface KeelFields {
+  requestId: string;
+  hsts: string;
+  onClose: ((this: never) => void) | null;
+  hasHeader(name: string): boolean;
+  setHeader(name: string, value: string): unknown;
+}
+
+/** keel's own headers, through setHeader, unless the app set them: for heads not passed whole to writeHead. */
+function setKeelHeaders(res: KeelFields): void {
+  if (res.requestId && !res.hasHeader('x-request-id')) res.setHeader('x-request-id', res.requestId);
+  if (res.hsts && !res.hasHeader('strict-transport-security')) res.setHeader('strict-transport-security', res.hsts);
+}
+
+/**
+ * Calls the close hook once, as 'close' is emitted: it comes once per response, however it ends
+ * (answered, aborted, destroyed). An emit override costs one comparison per event, where
+ * res.on('close') cost ~0.5 µs a request.
+ */
+function runCloseHook(res: KeelFields, event: string | symbol): void {
+  if (event !== 'close' || res.onClose === null) return;
+  const onClose = res.onClose as (this: KeelFields) => void;
+  res.onClose = null;
+  onClose.call(res);
 }
 
 export class KeelResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
@@ -33,14 +58,8 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
   /** Whether anything went through setHeader, i.e. whether Node will take its slow path anyway. */
   declare private headersTouched: boolean;
 
-  // 'close' comes once per response, however it ends (answered, aborted, destroyed); an override
-  // here costs one comparison per event, where res.on('close') cost ~0.5 µs a request.
   override emit(event: string | symbol, ...args: any[]): boolean {
-    if (event === 'close' && this.onClose !== null) {
-      const onClose = this.onClose;
-      this.onClose = null;
-      onClose.call(this);
-    }
+    runCloseHook(this, event);
     return super.emit(event, ...args);
   }
 
@@ -60,13 +79,14 @@ export class KeelResponse<Request extends IncomingMessage = IncomingMessage> ext
     const hasReason = typeof reasonOrHeaders === 'string';
     const given = hasReason ? headers : reasonOrHeaders;
     if (this.headersTouched || given === undefined || given === null || Array.isArray(given)) {
-      if (this.requestId && !this.hasHeader('x-request-id')) super.setHeader('x-request-id', this.requestId);
-      if (this.hsts && !this.hasHeader('strict-transport-security')) super.setHeader('strict-transport-security', this.hsts);
+      setKeelHeaders(this);
       // Node passes each header of `given` through setHeader above, which drops the hidden ones.
       return hasReason ? super.writeHead(statusCode, reasonOrHeaders, headers) : super.writeHead(statusCode, given ?? undefined);
     }
     // Node's fast path: every header arrives here at once. Copy, so the app's object is not changed.
-    const all = keelHeaders(this.requestId, this.hsts, given as OutgoingHttpHeaders);
+    const own: OutgoingHttpHeaders = this.requestId ? { 'x-request-id': this.requestId } : {};
+    if (this.hsts) own['strict-transport-security'] = this.hsts;
+    const all = copyShown(given as OutgoingHttpHeaders, own);
     return hasReason ? super.writeHead(statusCode, reasonOrHeaders, all) : super.writeHead(statusCode, all);
   }
 }
@@ -88,11 +108,7 @@ export class KeelH2Response extends Http2ServerResponse {
   declare bodyBytes: number;
 
   override emit(event: string | symbol, ...args: any[]): boolean {
-    if (event === 'close' && this.onClose !== null) {
-      const onClose = this.onClose;
-      this.onClose = null;
-      onClose.call(this);
-    }
+    runCloseHook(this, event);
     return super.emit(event, ...args);
   }
 
@@ -110,12 +126,8 @@ export class KeelH2Response extends Http2ServerResponse {
   // Http2ServerResponse applies writeHead's headers without going through setHeader.
   override writeHead(statusCode: number, reasonOrHeaders?: any, headers?: any): this {
     const given = (typeof reasonOrHeaders === 'string' ? headers : reasonOrHeaders) as OutgoingHttpHeaders | undefined | null;
-    if (this.requestId && !this.hasHeader('x-request-id')) super.setHeader('x-request-id', this.requestId);
-    if (this.hsts && !this.hasHeader('strict-transport-security')) super.setHeader('strict-transport-security', this.hsts);
-    if (given === undefined || given === null) return super.writeHead(statusCode);
-    const kept: OutgoingHttpHeaders = {};
-    for (const name in given) if (!hidden(name)) kept[name] = given[name];
-    return super.writeHead(statusCode, kept);
+    setKeelHeaders(this);
+    return given === undefined || given === null ? super.writeHead(statusCode) : super.writeHead(statusCode, copyShown(given, {}));
   }
 
   override write(chunk: any, encodingOrCallback?: any, callback?: any): boolean {
