@@ -3,7 +3,7 @@
  * so stdout stays a clean access log.
  */
 import type { ResolvedConfig } from '../config/resolve.js';
-import { isTlsBind } from '../worker/listeners.js';
+import { isTlsBind } from '../config/tls-binds.js';
 import { isLoopback } from './bind-check.js';
 
 export function startupWarnings(config: ResolvedConfig): string[] {
@@ -19,7 +19,8 @@ export function startupWarnings(config: ResolvedConfig): string[] {
 }
 
 export function renderBanner(config: ResolvedConfig, version: string, shape: string, addresses: readonly string[]): string {
-  const urls = addresses.map((a) => (a.startsWith('unix:') || a.startsWith('https://') ? a : a.startsWith('redirect ') ? `http://${a.slice('redirect '.length)} (redirects to HTTPS)` : `http://${a}`));
+  const urls = addresses.map((a) => (a.startsWith('unix:') || a.startsWith('https://') ? a : `http://${a}`));
+  if (config.redirectHttp) urls.push(`http://${config.redirectHttp.text} (redirects to HTTPS)`);
   const access = config.accessLogfile === 'off' ? 'off' : `${config.accessLogfile === '-' ? 'stdout' : config.accessLogfile} (${config.accessLogformat.length > 12 ? 'custom' : config.accessLogformat})`;
   const lines = [
     `keel ${version} · production mode · primary pid ${process.pid}`,

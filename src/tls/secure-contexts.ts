@@ -7,6 +7,11 @@
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { CertificateBundle } from './material.js';
 
+/** The certificate for clients whose name no other covers (or who send none): the default, else the first. */
+export function defaultBundle(bundles: readonly CertificateBundle[]): CertificateBundle | undefined {
+  return bundles.find((bundle) => bundle.hosts === null) ?? bundles[0];
+}
+
 export class SecureContexts {
   private exact = new Map<string, SecureContext>();
   private wildcard = new Map<string, SecureContext>();
@@ -15,28 +20,22 @@ export class SecureContexts {
   /** @param base protocol settings shared by every context: versions, ciphers, session tickets. */
   constructor(private readonly base: SecureContextOptions) {}
 
-  get hasDefault(): boolean {
-    return this.fallback !== null;
-  }
-
   update(bundles: readonly CertificateBundle[]): void {
     const exact = new Map<string, SecureContext>();
     const wildcard = new Map<string, SecureContext>();
-    let fallback: SecureContext | null = null;
+    const fallback = defaultBundle(bundles);
+    let fallbackContext: SecureContext | null = null;
     for (const bundle of bundles) {
       const context = createSecureContext({ ...this.base, cert: bundle.certPem, key: bundle.keyPem });
-      if (bundle.hosts === null) {
-        fallback = context;
-        continue;
-      }
-      for (const host of bundle.hosts) {
+      if (bundle === fallback) fallbackContext = context;
+      for (const host of bundle.hosts ?? []) {
         if (host.startsWith('*.')) wildcard.set(host.slice(2), context);
         else exact.set(host, context);
       }
     }
     this.exact = exact;
     this.wildcard = wildcard;
-    this.fallback = fallback ?? (bundles.length > 0 ? createSecureContext({ ...this.base, cert: bundles[0].certPem, key: bundles[0].keyPem }) : null);
+    this.fallback = fallbackContext;
   }
 
   /** The context for a client's server name, or null when keel has no certificate at all yet. */

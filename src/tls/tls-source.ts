@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { isKeelError, keelError } from '../errors.js';
 import type { ErrorLog } from '../observe/error-log.js';
-import { isTlsBind } from '../worker/listeners.js';
+import { hasCertificateSource, isTlsBind } from '../config/tls-binds.js';
 import { AcmeManager, LETS_ENCRYPT } from './acme.js';
 import { checkDomainsCovered, loadCertificatePair } from './certificate-files.js';
 import { ensureLocalCa, issueLocalCertificate, trustInstructions } from './local-ca.js';
@@ -78,8 +78,7 @@ export class TlsSource {
   /** Checks and loads everything before anything listens; a mistake is a KeelError with exit status 2. */
   static async create(config: ResolvedConfig, log: ErrorLog, notice: (text: string) => void): Promise<TlsSource> {
     const tlsBinds = config.bind.filter((bind) => isTlsBind(bind, config));
-    const fileSource = config.certfile !== null || config.keyfile !== null || config.cert.length > 0;
-    if (tlsBinds.length > 0 && !fileSource && config.https === 'off') {
+    if (tlsBinds.length > 0 && !hasCertificateSource(config)) {
       usage(`--bind ${tlsBinds[0].text}: TLS needs a certificate: --certfile and --keyfile, --cert, --https auto or --https local`);
     }
     if (config.https === 'auto' && config.domain.length === 0) usage('--https auto: needs at least one --domain to get a certificate for');

@@ -8,14 +8,15 @@
 import { Server as HttpServerClass, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createSecureServer, createServer as createH2Server, type Http2Server, type Http2SecureServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
+import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { readClientHello } from '../tls/client-hello.js';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { isTlsBind } from '../config/tls-binds.js';
 import type { BindAddress } from '../config/value-types.js';
 import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
-import type { SecureContexts } from '../tls/secure-contexts.js';
+import type { WorkerTls } from '../tls/worker-tls.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -38,41 +39,26 @@ export interface ListenerOptions {
   /** For --redirect-http: the handler of the redirecting listener. */
   readonly redirectHandler: Handler | null;
   readonly onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void;
-  /** The certificates, when any bind is TLS. */
-  readonly contexts: SecureContexts | null;
-  /** Protocol settings for TLS: versions, ciphers, session ticket keys. */
-  readonly tlsOptions: SecureContextOptions | null;
-  /** A pending ACME TLS-ALPN-01 challenge certificate for a name, if any. */
-  readonly alpnChallenge: (servername: string) => { certPem: string; keyPem: string } | undefined;
-  /** Whether any TLS-ALPN-01 challenge is pending: only then are ClientHellos read before TLS. */
-  readonly hasAlpnChallenges: () => boolean;
-  /** The stapled OCSP answer for a certificate (DER), if the primary has one. */
-  readonly ocspResponse: (certificate: Buffer) => Buffer | undefined;
+  /** The certificates and the rest the primary sent, when any bind is TLS. */
+  readonly tls: WorkerTls | null;
 }
 
 /**
  * Answers ACME TLS-ALPN-01 validation handshakes (RFC 8737): the CA only checks the certificate,
  * so the connection closes once the handshake is done.
  */
-function createAlpnChallengeServer(alpnChallenge: ListenerOptions['alpnChallenge']): TlsServer {
+function createAlpnChallengeServer(tls: WorkerTls): TlsServer {
   const server = createTlsServer({
     ALPNProtocols: ['acme-tls/1'],
     SNICallback: (servername, callback) => {
-      const challenge = alpnChallenge(servername.toLowerCase());
-      if (challenge) callback(null, createSecureContext({ cert: challenge.certPem, key: challenge.keyPem }));
+      const context = tls.alpnChallenge(servername);
+      if (context) callback(null, context);
       else callback(new Error(`no TLS-ALPN-01 challenge for ${servername}`));
     },
   });
   server.on('secureConnection', (socket) => socket.end());
   server.on('tlsClientError', (_err, socket) => socket.destroy());
   return server;
-}
-
-/** Whether a bind serves TLS: `https://`, or bare when keel has a certificate source. */
-export function isTlsBind(bind: BindAddress, config: ResolvedConfig): boolean {
-  if (bind.scheme === 'https') return true;
-  if (bind.scheme === 'http') return false;
-  return config.certfile !== null || config.cert.length > 0 || config.https !== 'off';
 }
 
 function listen(server: NetServer, bind: BindAddress, tls: boolean): Promise<string> {
@@ -90,13 +76,26 @@ function listen(server: NetServer, bind: BindAddress, tls: boolean): Promise<str
 }
 
 /** The HTTP/1.1 settings every protocol server shares. */
-function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: ResolvedConfig): void {
+function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: ResolvedConfig, onClientError: ListenerOptions['onClientError']): void {
   const target = server as HttpServer;
   target.keepAliveTimeout = config.keepAlive * 1000;
   target.headersTimeout = config.headerTimeout * 1000;
   target.requestTimeout = Math.max(config.bodyTimeout, config.headerTimeout) * 1000;
+  // How often Node checks header and request timeouts; its default of 30 s would let slow clients linger.
+  (target as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
   // One more than the limit, so the request-head stage sees that there were too many.
   target.maxHeadersCount = config.limitRequestFields + 1;
+  target.on('clientError', onClientError);
+  // Node starts its connection tracking (header and request timeouts, closeIdleConnections, closeAllConnections)
+  // on 'listening', which a server fed through 'connection' never emits by itself.
+  target.emit('listening');
+}
+
+/** A plain HTTP/1.1 server fed connections by keel's own listeners. */
+function createHttp1Server(config: ResolvedConfig, handler: Handler, onClientError: ListenerOptions['onClientError']): HttpServer {
+  const server = createHttpServer({ ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config) }, handler);
+  applyHttp1Limits(server, config, onClientError);
+  return server;
 }
 
 const H2_PREFACE = 'PRI * HTTP/2.0';
@@ -120,24 +119,8 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
 }
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
-  const { config, handler, redirectHandler, onClientError, contexts, tlsOptions, alpnChallenge, hasAlpnChallenges } = options;
-  const http = createHttpServer(
-    {
-      ServerResponse: KeelResponse as unknown as typeof ServerResponse,
-      keepAliveTimeout: config.keepAlive * 1000,
-      headersTimeout: config.headerTimeout * 1000,
-      requestTimeout: Math.max(config.bodyTimeout, config.headerTimeout) * 1000,
-      maxHeaderSize: maxHeaderSize(config),
-      // How often Node checks header and request timeouts; its default of 30 s would let slow clients linger.
-      connectionsCheckingInterval: 1000,
-    },
-    handler,
-  );
-  applyHttp1Limits(http, config);
-  http.on('clientError', onClientError);
-  // Node starts its connection tracking (header and request timeouts, closeIdleConnections, closeAllConnections)
-  // on 'listening', which a server fed through 'connection' never emits by itself.
-  http.emit('listening');
+  const { config, handler, redirectHandler, onClientError, tls } = options;
+  const http = createHttp1Server(config, handler, onClientError);
 
   const sessions = new Set<Http2Session>();
   const keepAliveMs = config.keepAlive * 1000;
@@ -170,14 +153,14 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
   const h2Settings = { maxConcurrentStreams: 128, maxHeaderListSize: maxHeaderSize(config) };
 
   let secure: Http2SecureServer | null = null;
-  if (contexts && tlsOptions) {
+  if (tls) {
     secure = createSecureServer(
       {
-        ...tlsOptions,
+        ...tls.serverOptions(),
         allowHTTP1: true,
         Http1ServerResponse: KeelResponse as unknown as typeof ServerResponse,
         Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse,
-        SNICallback: contexts.sniCallback,
+        SNICallback: tls.contexts.sniCallback,
         settings: h2Settings,
         maxHeaderSize: maxHeaderSize(config),
         // A client that opens a connection and stalls the handshake holds a socket; Node waits 120 s by default.
@@ -185,15 +168,12 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
       } as Parameters<typeof createSecureServer>[0],
       handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
     );
-    applyHttp1Limits(secure, config);
-    (secure as unknown as { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
-    secure.on('clientError', onClientError);
     secure.on('session', trackSession);
     // Only handshakes that ask for the certificate's status (status_request) get here.
-    secure.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, callback: (err: Error | null, response?: Buffer) => void) => callback(null, options.ocspResponse(certificate)));
+    secure.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, callback: (err: Error | null, response?: Buffer) => void) => callback(null, tls.ocspResponse(certificate)));
     // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
     secure.on('tlsClientError', (_err, socket) => socket.destroy());
-    secure.emit('listening');
+    applyHttp1Limits(secure, config, onClientError);
   }
 
   let h2c: Http2Server | null = null;
@@ -209,15 +189,15 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
   };
   let alpnServer: TlsServer | null = null;
   const toSecure = (socket: Socket): void => {
-    if (!hasAlpnChallenges()) {
+    if (!tls!.hasAlpnChallenges()) {
       secure!.emit('connection', socket);
       return;
     }
     // TLS takes over what the socket has buffered (Node's TLSSocket reads it first), so the bytes read here are not lost.
     peekFirstChunk(socket, config.headerTimeout * 1000, (chunk) => {
       const hello = readClientHello(chunk);
-      if (hello?.servername && hello.alpn.includes('acme-tls/1') && alpnChallenge(hello.servername)) {
-        alpnServer ??= createAlpnChallengeServer(alpnChallenge);
+      if (hello?.servername && hello.alpn.includes('acme-tls/1') && tls!.alpnChallenge(hello.servername)) {
+        alpnServer ??= createAlpnChallengeServer(tls!);
         alpnServer.emit('connection', socket);
       } else {
         secure!.emit('connection', socket);
@@ -249,17 +229,13 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
 
   let redirect: HttpServer | null = null;
   if (config.redirectHttp && redirectHandler) {
-    redirect = createHttpServer({ ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config), connectionsCheckingInterval: 1000 }, redirectHandler);
-    applyHttp1Limits(redirect, config);
-    redirect.on('clientError', onClientError);
-    redirect.emit('listening');
+    redirect = createHttp1Server(config, redirectHandler, onClientError);
     const hand = (socket: Socket): void => {
       redirect!.emit('connection', socket);
     };
     const server = createNetServer({ noDelay: true }, hand);
     servers.push(server);
-    const shown = await listen(server, config.redirectHttp, false);
-    addresses.push(`redirect ${shown}`);
+    await listen(server, config.redirectHttp, false);
   }
 
   const httpServers = [http, secure as unknown as HttpServer | null, redirect].filter((s): s is HttpServer => s !== null);

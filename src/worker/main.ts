@@ -12,9 +12,9 @@ import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
 import { buildPipeline } from '../front/pipeline.js';
 import { startRequestTimeouts } from '../front/request-timeout.js';
 import { type ConfigMessage, type FromWorker, type TlsMessage, MSG, isMessage } from '../ipc.js';
-import { certificateKey } from '../tls/material.js';
+import { httpsPort } from '../config/tls-binds.js';
 import { createRedirectApp } from '../tls/redirect-app.js';
-import { createWorkerTls, httpsPort } from '../tls/worker-tls.js';
+import { createWorkerTls } from '../tls/worker-tls.js';
 import { createAccessFormatter } from '../observe/access-log-format.js';
 import { BufferedLogWriter } from '../observe/buffered-log-writer.js';
 import { createErrorLog, flushErrorLog, reopenErrorLog, type ErrorLog } from '../observe/error-log.js';
@@ -48,7 +48,6 @@ export async function runWorker(): Promise<void> {
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole process group, so workers ignore it.
   process.on('SIGINT', () => {});
   const { config, tls: firstTls } = await receiveConfig();
-  let tlsMaterial = firstTls;
   const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'worker' });
   const redact = createRedactor(config.secrets);
   const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
@@ -82,23 +81,16 @@ export async function runWorker(): Promise<void> {
   let requests = 0;
   const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
   const pipeline = buildPipeline({ config, app, boundary, accessLog, inflight, isDraining: () => draining });
-  const tls = createWorkerTls(config, tlsMaterial);
-  const redirectHandler = config.redirectHttp
-    ? buildPipeline({ config, app: createRedirectApp(httpsPort(config), () => tlsMaterial.http01), boundary, accessLog, inflight, isDraining: () => draining })
-    : null;
+  const tls = createWorkerTls(config, firstTls);
+  // --redirect-http needs a TLS bind (checked in the primary), so `tls` exists when it is set.
+  const redirectHandler =
+    tls && config.redirectHttp ? buildPipeline({ config, app: createRedirectApp(httpsPort(config), tls.http01), boundary, accessLog, inflight, isDraining: () => draining }) : null;
   const listeners: Listeners = await openListeners({
     config,
     handler: pipeline,
     redirectHandler,
     onClientError: createClientErrorHandler(config, accessLog.logRefusal),
-    contexts: tls?.contexts ?? null,
-    tlsOptions: tls?.serverOptions() ?? null,
-    alpnChallenge: (servername) => tlsMaterial.tlsAlpn01[servername],
-    hasAlpnChallenges: () => Object.keys(tlsMaterial.tlsAlpn01).length > 0,
-    ocspResponse: (certificate) => {
-      const answer = tlsMaterial.ocsp[certificateKey(certificate)];
-      return answer === undefined ? undefined : Buffer.from(answer, 'base64');
-    },
+    tls,
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
     flushLogs();
@@ -138,8 +130,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (message: unknown) => {
     if (isMessage(message, MSG.drain)) void drain('asked by primary');
     else if (isMessage<TlsMessage>(message, MSG.tls)) {
-      tlsMaterial = message.tls;
-      tls?.update(tlsMaterial, listeners);
+      if (tls?.update(message.tls)) listeners.updateTls(tls.serverOptions());
     }
     else if (isMessage(message, MSG.reopenLogs)) {
       writer?.reopen();
