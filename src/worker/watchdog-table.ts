@@ -47,8 +47,18 @@ function copyLatin1(into: Uint8Array, at: number, end: number, text: string): nu
   return at;
 }
 
-/** Field order in a slot, tab-separated. */
-export const SLOT_FIELDS = ['id', 'clientAddress', 'method', 'url', 'httpVersion', 'userAgent', 'referrer'] as const;
+/** Field order in a slot, each followed by a tab: the one order record() writes and readSlot() reads. */
+const SLOT_FIELDS = ['id', 'clientAddress', 'method', 'url', 'httpVersion', 'userAgent', 'referrer'] as const;
+
+/** What a slot holds, read back from the shared buffers (by the watchdog thread). */
+export function readSlot(shared: WatchdogTableShared, slot: number): WatchdogFields {
+  const offset = slot * shared.slotBytes;
+  const length = new Int32Array(shared.lengths)[slot];
+  const values = Buffer.from(shared.bytes).toString('latin1', offset, offset + length).split('\t');
+  const fields: Record<string, string | number> = { startTime: new Float64Array(shared.starts)[slot] };
+  SLOT_FIELDS.forEach((name, i) => (fields[name] = values[i] ?? ''));
+  return fields as unknown as WatchdogFields;
+}
 
 export class WatchdogTable {
   readonly shared: WatchdogTableShared;
@@ -85,6 +95,8 @@ export class WatchdogTable {
     this.starts[slot] = fields.startTime;
     const start = slot * SLOT_BYTES;
     const end = start + SLOT_BYTES;
+    // SLOT_FIELDS's order, written out: a loop over the names would be a keyed load per field on the
+    // hot path. The unit test reads every field back through readSlot.
     let at = start;
     at = copyLatin1(this.bytes, at, end, fields.id);
     at = copyLatin1(this.bytes, at, end, fields.clientAddress);
@@ -93,7 +105,6 @@ export class WatchdogTable {
     at = copyLatin1(this.bytes, at, end, fields.httpVersion);
     at = copyLatin1(this.bytes, at, end, fields.userAgent);
     at = copyLatin1(this.bytes, at, end, fields.referrer);
-    // Each field ends with a tab; the reader splits on them.
     this.lengths[slot] = at - start;
     Atomics.store(this.states, slot, SLOT_BUSY);
     return slot;

@@ -7,14 +7,11 @@ import { createAccessFormatter } from '../observe/access-log-format.js';
 import { writeAllSync } from '../observe/buffered-log-writer.js';
 import { createRedactor } from '../observe/redact.js';
 import type { WatchdogData } from './watchdog.js';
-import { SLOT_BUSY, SLOT_LOGGED } from './watchdog-table.js';
+import { readSlot, SLOT_BUSY, SLOT_LOGGED } from './watchdog-table.js';
 
 const data = workerData as WatchdogData;
 const alive = new Int32Array(data.alive);
 const states = new Int32Array(data.table.states);
-const starts = new Float64Array(data.table.starts);
-const lengths = new Int32Array(data.table.lengths);
-const bytes = Buffer.from(data.table.bytes);
 const logFd = data.logFd;
 const format = createAccessFormatter(data.accessLogformat);
 const redact = createRedactor(data.secrets);
@@ -26,24 +23,8 @@ function logStuckRequests(): void {
   let lines = '';
   for (let slot = 0; slot < states.length; slot++) {
     if (Atomics.compareExchange(states, slot, SLOT_BUSY, SLOT_LOGGED) !== SLOT_BUSY) continue;
-    const offset = slot * data.table.slotBytes;
-    const [id, clientAddress, method, url, httpVersion, userAgent, referrer] = bytes.toString('latin1', offset, offset + lengths[slot]).split('\t');
-    lines += redact(
-      format({
-        startTime: starts[slot],
-        clientAddress,
-        method,
-        url,
-        httpVersion,
-        status: 504,
-        bytes: 0,
-        durationMs: now - starts[slot],
-        id,
-        userAgent: userAgent ?? '',
-        referrer: referrer ?? '',
-        event: 'worker-timeout',
-      }),
-    );
+    const request = readSlot(data.table, slot);
+    lines += redact(format({ ...request, status: 504, bytes: 0, durationMs: now - request.startTime, event: 'worker-timeout' }));
   }
   if (lines) writeAllSync(fd, Buffer.from(lines, 'latin1'));
 }
