@@ -62,6 +62,7 @@ export class TlsSource {
   private watched: string[] = [];
   private acme: AcmeManager | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
+  private started = false;
   private readonly stapler: OcspStapler;
   private renewLocal: (() => Promise<void>) | null = null;
   private localTimer: NodeJS.Timeout | null = null;
@@ -94,11 +95,11 @@ export class TlsSource {
       const ca = await ensureLocalCa(stateDir);
       const names = [...new Set(['localhost', '127.0.0.1', '::1', ...config.domain])];
       const leaf = await issueLocalCertificate(ca, names, LOCAL_VALIDITY_DAYS);
-      source.material = { ...source.material, certificates: [...bundles.filter((b) => b.hosts !== null), { hosts: null, certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem }] };
+      source.setDefault(leaf.certPem + ca.certPem, leaf.keyPem);
       // A development server can run for longer than its certificate: reissue before it expires.
       source.renewLocal = async () => {
         const next = await issueLocalCertificate(ca, names, LOCAL_VALIDITY_DAYS);
-        source.update({ certificates: [...source.material.certificates.filter((b) => b.hosts !== null), { hosts: null, certPem: next.certPem + ca.certPem, keyPem: next.keyPem }] });
+        source.setDefault(next.certPem + ca.certPem, next.keyPem);
         log.info({ names }, 'reissued the local HTTPS certificate');
       };
       notice(ca.created ? `keel: created a local CA for development HTTPS.\n${trustInstructions(ca)}\n` : `keel: local HTTPS certificate for ${names.join(', ')} from the local CA ${ca.certPath}\n`);
@@ -110,7 +111,7 @@ export class TlsSource {
       const challenges = config.redirectHttp ? (['http-01', 'tls-alpn-01'] as const) : (['tls-alpn-01'] as const);
       source.acme = new AcmeManager({ directoryUrl, email: config.acmeEmail, domains: config.domain, stateDir, log, challenges }, source.challengeResponder());
       const stored = source.acme.loadStored();
-      if (stored) source.setAcmeCertificate(stored.certPem, stored.keyPem);
+      if (stored) source.setDefault(stored.certPem, stored.keyPem);
     }
     return source;
   }
@@ -125,11 +126,12 @@ export class TlsSource {
 
   /** Starts what runs in the background: watching certificate files, and ACME issuance and renewal. */
   start(): void {
+    this.started = true;
     this.stapler.track(this.material.certificates);
     if (this.renewLocal) this.scheduleLocalRenewal();
     for (const path of this.watched) watchFile(path, { interval: FILE_POLL_MS, persistent: false }, () => this.scheduleFileReload());
     this.acme?.start((issued) => {
-      this.setAcmeCertificate(issued.certPem, issued.keyPem);
+      this.setDefault(issued.certPem, issued.keyPem);
       this.log.info({ domains: issued.domains, notAfter: issued.notAfter.toISOString() }, 'new certificate from the ACME CA; workers use it for new handshakes');
     });
   }
@@ -156,13 +158,18 @@ export class TlsSource {
     this.localTimer.unref();
   }
 
-  private setAcmeCertificate(certPem: string, keyPem: string): void {
+  /**
+   * The --https auto or local certificate becomes the default; --cert pairs stay. (A --certfile
+   * default gives way to it: with those sources, keel's own certificate answers unnamed clients.)
+   */
+  private setDefault(certPem: string, keyPem: string): void {
     this.update({ certificates: [...this.material.certificates.filter((b) => b.hosts !== null), { hosts: null, certPem, keyPem }] });
   }
 
   private update(change: Partial<TlsMaterial>): void {
     this.material = { ...this.material, ...change };
-    if (change.certificates) this.stapler.track(change.certificates);
+    // Before start() nothing is fetched: start() tracks whatever the certificates are by then.
+    if (change.certificates && this.started) this.stapler.track(change.certificates);
     for (const subscriber of this.subscribers) subscriber(this.material);
   }
 
@@ -173,9 +180,9 @@ export class TlsSource {
       this.reloadTimer = null;
       try {
         const { bundles } = loadFileBundles(this.config);
-        // With --https auto or local, the default certificate is that source's, not a file's: keep it.
-        const kept = this.config.https === 'off' ? [] : this.material.certificates.filter((b) => b.hosts === null);
-        this.update({ certificates: this.config.https === 'off' ? bundles : [...bundles.filter((b) => b.hosts !== null), ...kept] });
+        // With --https auto or local the default is that source's (setDefault): only the --cert pairs change.
+        const defaults = this.config.https === 'off' ? [] : this.material.certificates.filter((b) => b.hosts === null);
+        this.update({ certificates: this.config.https === 'off' ? bundles : [...bundles.filter((b) => b.hosts !== null), ...defaults] });
         this.log.info({ files: this.watched }, 'certificate files changed; new handshakes use the new certificates');
       } catch (err) {
         // Half-written or mismatched files: keep serving the certificates that worked.
