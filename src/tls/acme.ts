@@ -2,12 +2,12 @@
 // The primary owns the account key and the certificates under `stateDir/acme/`; challenge answers are
 // handed to a ChallengeResponder (the workers serve them). Obtaining and renewing run in the background:
 // nothing here throws at its caller or blocks serving; failures are logged and retried with backoff.
-import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
-import { chmod, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import acme from 'acme-client';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** Serves ACME challenge answers; in keel the primary pushes them to the workers over IPC. */
 export interface ChallengeResponder {
@@ -299,7 +299,7 @@ export class AcmeManager {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     const key = await acme.crypto.createPrivateEcdsaKey();
-    await writeAtomically(path, key, 0o600);
+    await writeFileAtomic(path, key, 0o600);
     this.options.log.info({ path }, 'acme: created account key');
     return key;
   }
@@ -308,10 +308,10 @@ export class AcmeManager {
     this.ensureDirs();
     // Key first: a crash between the renames leaves a key that does not match the old certificate,
     // which loadStored() rejects, rather than a certificate whose key is lost.
-    await writeAtomically(join(this.certDir, 'key.pem'), issued.keyPem, 0o600);
-    await writeAtomically(join(this.certDir, 'cert.pem'), issued.certPem, 0o644);
+    await writeFileAtomic(join(this.certDir, 'key.pem'), issued.keyPem, 0o600);
+    await writeFileAtomic(join(this.certDir, 'cert.pem'), issued.certPem, 0o644);
     const meta = { domains: issued.domains, directoryUrl: this.options.directoryUrl, notBefore: issued.notBefore.toISOString(), notAfter: issued.notAfter.toISOString(), issuedAt: new Date().toISOString() };
-    await writeAtomically(join(this.certDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', 0o644);
+    await writeFileAtomic(join(this.certDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n', 0o644);
   }
 
   private ensureDirs(): void {
@@ -366,19 +366,6 @@ function describeCertificate(certPem: string, keyPem: string): IssuedCertificate
 function renewalTime(c: IssuedCertificate): Date {
   const lifetime = c.notAfter.getTime() - c.notBefore.getTime();
   return new Date(c.notBefore.getTime() + lifetime * RENEW_AT_FRACTION);
-}
-
-/** Writes a temp file beside `path` with exactly `mode`, then renames it over `path`. */
-async function writeAtomically(path: string, data: string | Buffer, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, data, { mode, flag: 'wx' });
-    await chmod(temp, mode);
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true }).catch(() => {});
-    throw err;
-  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

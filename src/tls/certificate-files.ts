@@ -62,9 +62,14 @@ function readPemFile(flag: string, path: string): string {
   }
 }
 
+/** The CERTIFICATE blocks of a PEM text, leaf first in a chain. */
+export function pemCertificates(text: string): string[] {
+  return text.match(CERTIFICATE_BLOCK) ?? [];
+}
+
 /** Every CERTIFICATE block that parses; a fullchain.pem (certbot) holds the leaf and its chain in one file. */
 function certificateBlocks(flag: string, path: string, text: string): string[] {
-  const blocks = text.match(CERTIFICATE_BLOCK) ?? [];
+  const blocks = pemCertificates(text);
   if (blocks.length === 0) throw tlsError(`${flag}: ${path} is not a PEM certificate`);
   for (const block of blocks) {
     try {
@@ -127,7 +132,8 @@ function commonName(subject: string): string | null {
   return cn ? canonicalName(cn[1]) : null;
 }
 
-function ocspResponder(infoAccess: string | undefined): string | null {
+/** The OCSP responder URL from a certificate's Authority Information Access (X509Certificate#infoAccess). */
+export function ocspResponder(infoAccess: string | undefined): string | null {
   const ocsp = /^OCSP - URI:(.+)$/m.exec(infoAccess ?? '');
   return ocsp ? ocsp[1].trim() : null;
 }

@@ -15,11 +15,12 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { X509Certificate, randomBytes, type webcrypto } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { keelError } from '../errors.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 export interface LocalCa {
   readonly certPem: string;
@@ -70,19 +71,6 @@ async function exportPkcs8Pem(key: CryptoKey): Promise<string> {
 async function importPkcs8Pem(pem: string): Promise<CryptoKey> {
   const [der] = x509.PemConverter.decode(pem);
   return crypto.subtle.importKey('pkcs8', der, EC_P256, false, ['sign']);
-}
-
-/** Write-then-rename, so a crash never leaves half a key or certificate behind for the next start to trust. */
-async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
-  const temp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(temp, data, { mode, flag: 'w' });
-    await chmod(temp, mode); // the umask may have narrowed or (for 0644) the file may have existed with other bits
-    await rename(temp, path);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
 }
 
 async function readIfExists(path: string): Promise<string | null> {

@@ -11,6 +11,7 @@ import { BasicOCSPResponse, CertID, OCSPRequest, OCSPResponse, OCSPResponseStatu
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Certificate } from '@peculiar/asn1-x509';
 import type { ErrorLog } from '../observe/error-log.js';
+import { ocspResponder, pemCertificates } from './certificate-files.js';
 import { certificateKey, type CertificateBundle } from './material.js';
 
 const SHA1 = '1.3.14.3.2.26';
@@ -18,7 +19,6 @@ const FETCH_TIMEOUT_MS = 10_000;
 const RETRY_MS = 5 * 60_000;
 const MIN_REFRESH_MS = 60_000;
 const MAX_REFRESH_MS = 12 * 3600_000;
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 const sha1 = (data: ArrayBuffer | Uint8Array): ArrayBuffer => {
   const digest = createHash('sha1').update(new Uint8Array(data)).digest();
@@ -73,10 +73,10 @@ export class OcspStapler {
     this.stop();
     this.responses = {};
     for (const bundle of bundles) {
-      const pems = bundle.certPem.match(PEM_BLOCK) ?? [];
+      const pems = pemCertificates(bundle.certPem);
       if (pems.length < 2) continue;
       const leaf = new X509Certificate(pems[0]!);
-      const url = /OCSP - URI:(\S+)/.exec(leaf.infoAccess ?? '')?.[1];
+      const url = ocspResponder(leaf.infoAccess);
       const issuer = pems.map((pem) => new X509Certificate(pem)).find((candidate) => leaf.checkIssued(candidate));
       if (!url || !issuer) continue;
       const entry: Tracked = { key: certificateKey(leaf.raw), url, request: buildOcspRequest(leaf.raw, issuer.raw), subject: leaf.subject.replace(/\n/g, ', '), timer: null, validUntil: 0 };
