@@ -12,11 +12,13 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { isKeelError, keelError } from '../errors.js';
 import type { ErrorLog } from '../observe/error-log.js';
 import { hasCertificateSource, isTlsBind } from '../config/tls-binds.js';
-import { AcmeManager, LETS_ENCRYPT } from './acme.js';
+// acme.js, local-ca.js and ocsp.js are imported when their feature is on: together they cost a
+// plain-HTTP `keel serve` ~200 ms of start-up (acme-client, axios, the X.509 and ASN.1 libraries).
+import type { AcmeManager } from './acme.js';
+import { LETS_ENCRYPT } from './acme-directories.js';
 import { checkDomainsCovered, loadCertificatePair } from './certificate-files.js';
-import { ensureLocalCa, issueLocalCertificate, trustInstructions } from './local-ca.js';
 import type { CertificateBundle, TlsMaterial } from './material.js';
-import { OcspStapler } from './ocsp.js';
+import type { OcspStapler } from './ocsp.js';
 
 /** Lifetime of a --https local certificate, and when it is replaced: at two thirds, as ACME ones are. */
 const LOCAL_VALIDITY_DAYS = 7;
@@ -63,7 +65,7 @@ export class TlsSource {
   private acme: AcmeManager | null = null;
   private reloadTimer: NodeJS.Timeout | null = null;
   private started = false;
-  private readonly stapler: OcspStapler;
+  private stapler: OcspStapler | null = null;
   private renewLocal: (() => Promise<void>) | null = null;
   private localTimer: NodeJS.Timeout | null = null;
 
@@ -73,7 +75,6 @@ export class TlsSource {
     certificates: readonly CertificateBundle[],
   ) {
     this.material = { certificates, http01: {}, tlsAlpn01: {}, ticketKeys: randomBytes(48).toString('base64'), ocsp: {} };
-    this.stapler = new OcspStapler(log, (ocsp) => this.update({ ocsp }));
   }
 
   /** Checks and loads everything before anything listens; a mistake is a KeelError with exit status 2. */
@@ -91,7 +92,13 @@ export class TlsSource {
     source.watched = paths;
     const stateDir = config.stateDir ?? defaultStateDir();
 
+    if (tlsBinds.length > 0) {
+      const { OcspStapler } = await import('./ocsp.js');
+      source.stapler = new OcspStapler(log, (ocsp) => source.update({ ocsp }));
+    }
+
     if (config.https === 'local') {
+      const { ensureLocalCa, issueLocalCertificate, trustInstructions } = await import('./local-ca.js');
       const ca = await ensureLocalCa(stateDir);
       const names = [...new Set(['localhost', '127.0.0.1', '::1', ...config.domain])];
       const leaf = await issueLocalCertificate(ca, names, LOCAL_VALIDITY_DAYS);
@@ -109,6 +116,7 @@ export class TlsSource {
       const directoryUrl = config.acmeDirectory === 'staging' ? LETS_ENCRYPT.staging : config.acmeDirectory;
       // HTTP-01 needs port 80, which keel answers only with --redirect-http; TLS-ALPN-01 needs only the TLS port.
       const challenges = config.redirectHttp ? (['http-01', 'tls-alpn-01'] as const) : (['tls-alpn-01'] as const);
+      const { AcmeManager } = await import('./acme.js');
       source.acme = new AcmeManager({ directoryUrl, email: config.acmeEmail, domains: config.domain, stateDir, log, challenges }, source.challengeResponder());
       const stored = source.acme.loadStored();
       if (stored) source.setDefault(stored.certPem, stored.keyPem);
@@ -127,7 +135,7 @@ export class TlsSource {
   /** Starts what runs in the background: watching certificate files, and ACME issuance and renewal. */
   start(): void {
     this.started = true;
-    this.stapler.track(this.material.certificates);
+    this.stapler?.track(this.material.certificates);
     if (this.renewLocal) this.scheduleLocalRenewal();
     for (const path of this.watched) watchFile(path, { interval: FILE_POLL_MS, persistent: false }, () => this.scheduleFileReload());
     this.acme?.start((issued) => {
@@ -139,7 +147,7 @@ export class TlsSource {
   stop(): void {
     for (const path of this.watched) unwatchFile(path);
     this.acme?.stop();
-    this.stapler.stop();
+    this.stapler?.stop();
     if (this.localTimer) clearTimeout(this.localTimer);
     this.renewLocal = null;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
@@ -169,7 +177,7 @@ export class TlsSource {
   private update(change: Partial<TlsMaterial>): void {
     this.material = { ...this.material, ...change };
     // Before start() nothing is fetched: start() tracks whatever the certificates are by then.
-    if (change.certificates && this.started) this.stapler.track(change.certificates);
+    if (change.certificates && this.started) this.stapler?.track(change.certificates);
     for (const subscriber of this.subscribers) subscriber(this.material);
   }
 
