@@ -102,6 +102,9 @@ export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitRead
       // An exit ends the wait at once: polling on would only hide keel's own message for `timeout` ms.
       await waitFor(async () => handle.exit !== null || (await handle.readyz()) === 200, { timeout, what: 'keel /readyz to answer 200' });
       if (handle.exit) throw new Error(`keel exited (${JSON.stringify(handle.exit)}) before it was ready\nstderr:\n${handle.stderr}`);
+      // /readyz can answer before the child's stderr has reached this process; the banner is written
+      // once the first workers are ready, after every start-up notice, so tests can read those.
+      await waitFor(() => handle.stderr.includes(' · production mode · '), { timeout: 5000, what: "keel's banner on stderr" });
     },
     async stop() {
       running.delete(handle);
