@@ -1,4 +1,4 @@
-// The primary side shared by the TLS node:cluster peers: fork WORKERS workers,
+// The primary side shared by the node:cluster peers: fork WORKERS workers,
 // exit on SIGTERM, and fail loudly if a worker dies (a silently dead worker
 // would halve the baseline's capacity and flatter every ratio).
 import cluster from 'node:cluster';

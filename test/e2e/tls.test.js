@@ -609,6 +609,17 @@ describe('--hsts off', () => {
 
 // ---- certificate reload ----
 
+/** A certificate and key copied to files of their own in a temp dir, for keel to watch: { cert, key, serial }. */
+function liveCopy(name, prefix) {
+  const dir = tempDir(prefix);
+  const first = pki.leaf(name, { dns: ['localhost'], ip: ['127.0.0.1'] });
+  const live = { cert: join(dir, 'live.pem'), key: join(dir, 'live.key'), serial: first.serial };
+  copyFileSync(first.cert, live.cert);
+  copyFileSync(first.key, live.key);
+  chmodSync(live.key, 0o600);
+  return live;
+}
+
 /** Replaces the live cert/key files with a freshly issued pair by rename (as certbot and atomic writers do); returns the new serial. */
 function replaceOnDisk(live, generation) {
   const next = pki.leaf(`reload-gen-${generation}`, { dns: ['localhost'], ip: ['127.0.0.1'] });
@@ -624,12 +635,7 @@ describe('reload: certificate files changed on disk are picked up without HUP; o
   let port;
   let live;
   before(async () => {
-    const dir = tempDir('keel-tls-live-');
-    const first = pki.leaf('reload-watch', { dns: ['localhost'], ip: ['127.0.0.1'] });
-    live = { cert: join(dir, 'live.pem'), key: join(dir, 'live.key'), serial: first.serial };
-    copyFileSync(first.cert, live.cert);
-    copyFileSync(first.key, live.key);
-    chmodSync(live.key, 0o600);
+    live = liveCopy('reload-watch', 'keel-tls-live-');
     ({ keel, ports: [port] } = await startWithBinds(['https'], tlsArgs(live)));
   });
   after(() => keel?.stop());
@@ -690,12 +696,7 @@ describe('reload under load: files replaced and HUP while 4 clients make fresh T
   let port;
   let live;
   before(async () => {
-    const dir = tempDir('keel-tls-load-');
-    const first = pki.leaf('reload-load', { dns: ['localhost'], ip: ['127.0.0.1'] });
-    live = { cert: join(dir, 'live.pem'), key: join(dir, 'live.key'), serial: first.serial };
-    copyFileSync(first.cert, live.cert);
-    copyFileSync(first.key, live.key);
-    chmodSync(live.key, 0o600);
+    live = liveCopy('reload-load', 'keel-tls-load-');
     ({ keel, ports: [port] } = await startWithBinds(['https'], tlsArgs(live), { workers: 2 }));
   });
   after(() => keel?.stop());
