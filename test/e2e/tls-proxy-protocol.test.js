@@ -63,6 +63,7 @@ describe('--proxy-protocol with TLS binds', () => {
         stream.on('data', (d) => (data += d));
         stream.on('end', () => resolve(JSON.parse(data)));
         stream.on('error', reject);
+        stream.setTimeout(5000, () => stream.destroy(new Error('no answer within 5 s')));
       });
       assert.equal(body.keel.clientAddress, '192.0.2.31');
       assert.equal(body.keel.scheme, 'https');

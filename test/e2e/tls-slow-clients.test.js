@@ -72,6 +72,7 @@ describe('silent connections on TLS and h2c binds', () => {
       const stream = session.request({ ':path': '/' });
       stream.on('response', (headers) => resolve(headers[':status']));
       stream.on('error', reject);
+      stream.setTimeout(5000, () => stream.destroy(new Error('no answer within 5 s')));
       stream.resume();
     });
     assert.equal(status, 200);
