@@ -114,10 +114,10 @@ export function listOf<T>(item: ValueType<T>, allowedList?: string): ValueType<T
 }
 
 /**
- * How a bind was written: `https://` (TLS), `http://` (plain), or bare, which is TLS when keel has
- * a certificate source and plain otherwise (as Gunicorn's --certfile turns every bind into TLS).
+ * How a bind was prefixed: `https://` (TLS) or `http://` (plain). A bare bind has no scheme and is
+ * TLS when keel has a certificate source (as Gunicorn's --certfile turns every bind into TLS).
  */
-export type BindScheme = 'http' | 'https' | 'auto';
+export type BindScheme = 'http' | 'https';
 
 /** Where keel listens: a TCP address or a unix socket path. */
 export type BindAddress =
@@ -128,7 +128,7 @@ export function parseBindAddress(raw: string, defaultPort: number): BindAddress 
   let value = raw.trim();
   const prefix = /^(https?):\/\//i.exec(value);
   if (prefix) {
-    const scheme = prefix[1].toLowerCase() as 'http' | 'https';
+    const scheme = prefix[1].toLowerCase() as BindScheme;
     value = value.slice(prefix[0].length).replace(/\/$/, '');
     const inner = parseBindAddress(value, scheme === 'https' && !/:\d+$|^\d+$/.test(value) ? 443 : defaultPort);
     return { ...inner, scheme, text: `${scheme}://${inner.text}` };
