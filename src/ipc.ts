@@ -33,12 +33,40 @@ export const MSG = {
    * has arrived (IPC is ordered), so exiting now loses none in transit.
    */
   stoppedAcceptingAck: 'keel:stopped-accepting-ack',
+  /** primary → worker: the current addresses of managed (--run) upstreams, by route prefix. */
+  upstreams: 'keel:upstreams',
+  /** worker → primary: call a shared service (rate-limit counters, cache entries) that lives in the primary. */
+  call: 'keel:call',
+  /** primary → worker: the answer to a call, matched by id. */
+  reply: 'keel:reply',
 } as const;
+
+/** Managed upstream addresses by route prefix: `{ '/': ['http://127.0.0.1:41234', 'unix:/tmp/…'] }`. */
+export type UpstreamTargets = Readonly<Record<string, readonly string[]>>;
 
 export interface ConfigMessage {
   readonly type: typeof MSG.config;
   readonly config: ResolvedConfig;
   readonly tls: TlsMaterial;
+  readonly upstreams: UpstreamTargets;
+}
+export interface UpstreamsMessage {
+  readonly type: typeof MSG.upstreams;
+  readonly upstreams: UpstreamTargets;
+}
+export interface CallMessage {
+  readonly type: typeof MSG.call;
+  readonly id: number;
+  /** A service name from SERVICES. */
+  readonly service: string;
+  readonly args: unknown;
+}
+export interface ReplyMessage {
+  readonly type: typeof MSG.reply;
+  readonly id: number;
+  readonly result?: unknown;
+  /** Set when the service failed; the caller's promise rejects with it. */
+  readonly error?: string;
 }
 export interface TlsMessage {
   readonly type: typeof MSG.tls;
@@ -53,7 +81,7 @@ export interface ReopenLogsMessage {
 export interface StoppedAcceptingAckMessage {
   readonly type: typeof MSG.stoppedAcceptingAck;
 }
-export type ToWorker = ConfigMessage | TlsMessage | DrainMessage | ReopenLogsMessage | StoppedAcceptingAckMessage;
+export type ToWorker = ConfigMessage | TlsMessage | DrainMessage | ReopenLogsMessage | StoppedAcceptingAckMessage | UpstreamsMessage | ReplyMessage;
 
 export interface ReadyMessage {
   readonly type: typeof MSG.ready;
@@ -85,7 +113,7 @@ export interface StoppedAcceptingMessage {
 export interface WantConfigMessage {
   readonly type: typeof MSG.wantConfig;
 }
-export type FromWorker = WantConfigMessage | ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage;
+export type FromWorker = WantConfigMessage | ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage | CallMessage;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

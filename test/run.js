@@ -12,6 +12,9 @@ const PEERS = {
   pebble: 'pebble',
   h2load: 'nghttp2-client',
   openssl: 'openssl',
+  gunicorn: 'gunicorn',
+  flask: 'python3-flask',
+  'redis-server': 'redis-server',
 };
 
 function onPath(command) {

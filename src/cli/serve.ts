@@ -2,7 +2,8 @@
  * `keel serve APP`: resolve and check the config, check the addresses are free, then hand over to
  * the arbiter. Any failure before that is one clear line and exit status 2.
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { duplicatePrefix } from '../config/route-table.js';
 import type { Server } from 'node:http';
 import { renderConfig } from '../config/print-config.js';
 import { type ResolvedConfig, resolveConfig } from '../config/resolve.js';
@@ -15,6 +16,8 @@ import { renderBanner } from '../supervisor/banner.js';
 import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
 import { TlsSource } from '../tls/tls-source.js';
+import { PrimaryServices } from '../supervisor/primary-services.js';
+import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
 
 export interface ServeInput {
@@ -22,9 +25,31 @@ export interface ServeInput {
   readonly cli: Record<string, string | string[] | boolean>;
 }
 
+/** Routes that cannot work are found before anything listens, like a bad flag. */
+function checkRoutes(config: ResolvedConfig): void {
+  const repeated = duplicatePrefix(config.routeTable);
+  if (repeated) throw keelError('KEEL_ERR_USAGE', { text: `routes: the prefix ${repeated} is declared twice; each prefix may have one route` });
+  if (config.run && config.app) {
+    throw keelError('KEEL_ERR_USAGE', { text: '--run: it takes / and so would hide APP; mount it under a prefix with routes: [{ path: "/py", run: "…" }]' });
+  }
+  for (const route of config.routeTable) {
+    if (route.kind !== 'static') continue;
+    let isDir = false;
+    try {
+      isDir = statSync(route.root).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!isDir) throw keelError('KEEL_ERR_USAGE', { text: `--static ${route.path}: ${route.root} is not a directory` });
+  }
+}
+
 /** Checks that need more than one setting, or more than the value itself. */
 function checkServeConfig(config: ResolvedConfig): void {
-  if (!config.app) throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options] (see keel serve --help)' });
+  if (!config.app && config.routeTable.length === 0) {
+    throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
+  }
+  checkRoutes(config);
   if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
     throw keelError('KEEL_ERR_CONFIG_VALUE', {
       setting: '--access-logformat',
@@ -55,6 +80,11 @@ export async function serve(input: ServeInput): Promise<void> {
   let tls = await TlsSource.create(config, log, notice);
   if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
   let admin: Server | null = null;
+  // Shared state workers reach over IPC (rate-limit counters, cache entries) lives here, in one process.
+  const services = new PrimaryServices();
+  // Managed upstreams listen before any worker proxies to them.
+  const apps = UpstreamApps.create(config, log);
+  await apps.start();
 
   const arbiter = new Arbiter(config, {
     log,
@@ -64,6 +94,7 @@ export async function serve(input: ServeInput): Promise<void> {
       checkServeConfig(next);
       // HUP re-reads the certificates too; bad ones fail the reload and the old workers keep serving.
       const nextTls = await TlsSource.create(next, log, notice);
+      await apps.reload(next);
       tls.stop();
       tls = nextTls;
       watchTls();
@@ -71,6 +102,8 @@ export async function serve(input: ServeInput): Promise<void> {
       return next;
     },
     tlsMaterial: () => tls.current(),
+    upstreams: () => apps.targets(),
+    services,
     onReopenLogs: reopenErrorLog,
     onFirstReady: (workers) => {
       // ACME challenges are answered by the workers, so the CA is asked only once they listen.
@@ -80,29 +113,34 @@ export async function serve(input: ServeInput): Promise<void> {
       log.info({ workers: workers.length, addresses: first?.addresses }, 'keel is serving');
     },
     onExit: (code, failure) => {
-      if (failure) {
-        process.stderr.write(`keel: ${failure}\n`);
-        if (config.errorLogfile !== '-') log.fatal(failure);
-      } else {
-        log.info('keel stopped');
-      }
-      admin?.close();
-      if (config.pid) {
-        try {
-          unlinkSync(config.pid);
-        } catch {
-          // already removed
-        }
-      }
-      flushErrorLog();
-      process.exit(code);
+      // Workers have drained, so no request still needs the managed upstreams.
+      void apps.stop().finally(() => finish(code, failure));
     },
   });
+  function finish(code: number, failure: string | null): void {
+    if (failure) {
+      process.stderr.write(`keel: ${failure}\n`);
+      if (config.errorLogfile !== '-') log.fatal(failure);
+    } else {
+      log.info('keel stopped');
+    }
+    admin?.close();
+    if (config.pid) {
+      try {
+        unlinkSync(config.pid);
+      } catch {
+        // already removed
+      }
+    }
+    flushErrorLog();
+    process.exit(code);
+  }
   if (config.admin) {
     admin = await startAdminServer(config.admin, { ready: () => arbiter.isReady(), describe: () => arbiter.describe() }).catch((err: Error) => {
       throw keelError('KEEL_ERR_BIND_FAILED', { setting: '--admin', address: config.admin!.text, reason: err.message });
     });
   }
+  apps.onChange((targets) => arbiter.pushUpstreams(targets));
   function watchTls(): void {
     tls.onChange((material) => arbiter.pushTls(material));
   }

@@ -7,6 +7,8 @@ import { keelError } from '../errors.js';
 import { type AppSpec, parseAppSpec } from './app-spec.js';
 import { findConfigFile, loadConfigFile } from './config-file.js';
 import { buildEnvironment, secretValues, type Environment } from './environment.js';
+import { buildRouteTable } from './route-table.js';
+import type { Route } from './route-types.js';
 import { type ResolvedSettings, type Setting, type SettingKey, defaultOf, envName, settings } from './settings.js';
 import { ValueError } from './value-types.js';
 
@@ -21,6 +23,8 @@ export interface ResolvedConfig extends ResolvedSettings {
   /** Values redacted from every log line. */
   readonly secrets: readonly string[];
   readonly sources: Readonly<Record<SettingKey, Source>>;
+  /** --static, --proxy, --run and routes merged, longest prefix first. */
+  readonly routeTable: readonly Route[];
 }
 
 export interface ResolveInput {
@@ -93,7 +97,8 @@ function parseValue(entry: Setting<string, unknown>, raw: unknown, source: strin
     return entry.type.parse(raw);
   } catch (err) {
     if (!(err instanceof ValueError)) throw err;
-    throw keelError('KEEL_ERR_CONFIG_VALUE', { setting: source, value: Array.isArray(raw) ? raw.join(',') : String(raw), allowed: entry.type.allowed });
+    const value = Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+    throw keelError('KEEL_ERR_CONFIG_VALUE', { setting: source, value, allowed: err.message || entry.type.allowed });
   }
 }
 
@@ -139,8 +144,10 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   const appBase = input.appArg || !configPath ? cwd : configPath.slice(0, configPath.length - fileName.length) || cwd;
   const app = appText ? parseAppSpec(appText, appBase) : null;
 
+  const settled = values as unknown as ResolvedSettings;
   return deepFreeze({
-    ...(values as unknown as ResolvedSettings),
+    ...settled,
+    routeTable: buildRouteTable(settled, cwd),
     app,
     cwd,
     configFile: configPath,

@@ -7,6 +7,10 @@ import { type Setting, envName, settings } from './settings.js';
 const SECTIONS: Record<Setting<string, unknown>['section'], string> = {
   server: 'Listening',
   tls: 'HTTPS and HTTP/2',
+  routes: 'Routes: static files, proxying, compression',
+  upstreams: 'Upstreams (proxy routes)',
+  cache: 'Response cache',
+  ratelimit: 'Rate limits',
   proxy: 'Behind a proxy or load balancer',
   workers: 'Workers',
   limits: 'Limits and timeouts',

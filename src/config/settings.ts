@@ -24,6 +24,7 @@ import {
   hstsPolicy,
   sniCertificates,
 } from './value-types.js';
+import { type Balance, balance, proxyRoutes, rateLimits, routeList, runCommand, staticRoutes } from './route-types.js';
 
 export interface Setting<K extends string, T> {
   /** The config-file key and the ResolvedConfig property. */
@@ -37,7 +38,7 @@ export interface Setting<K extends string, T> {
   /** Shown in docs instead of a machine-dependent default. */
   readonly defaultText?: string;
   readonly help: string;
-  readonly section: 'server' | 'tls' | 'workers' | 'limits' | 'proxy' | 'logging' | 'process' | 'config';
+  readonly section: 'server' | 'tls' | 'routes' | 'upstreams' | 'cache' | 'ratelimit' | 'workers' | 'limits' | 'proxy' | 'logging' | 'process' | 'config';
   /** Repeatable on the command line (values accumulate). */
   readonly repeatable?: boolean;
   /** A flag that takes no value. */
@@ -217,6 +218,168 @@ export const settings = [
     switch: true,
     help: 'Accept cleartext HTTP/2 (prior knowledge) on plain binds, beside HTTP/1.1.',
     section: 'tls',
+  }),
+  // routes
+  setting({
+    key: 'static',
+    flag: 'static',
+    type: staticRoutes(),
+    default: [],
+    repeatable: true,
+    help: 'Serve files from DIR under a URL prefix (repeatable): /assets=./public. Add spa to answer index.html for unknown paths.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'proxy',
+    flag: 'proxy',
+    type: proxyRoutes(),
+    default: [],
+    repeatable: true,
+    help: 'Proxy a URL prefix to upstream servers, balanced (repeatable): /api=http://127.0.0.1:5000,http://127.0.0.1:5001.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'routes',
+    flag: 'routes',
+    type: routeList(),
+    default: [],
+    help: 'Routes as a list (config file) or JSON: [{ path: "/api", proxy: ["http://127.0.0.1:5000"] }]. Matched with --static and --proxy by longest prefix, before the app.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'run',
+    flag: 'run',
+    type: runCommand(),
+    default: null,
+    help: 'Start and supervise this server command and proxy / to it: "gunicorn -b 127.0.0.1:{port} app:app". {socket} gives a unix socket instead.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'instances',
+    flag: 'instances',
+    type: integer(1, 64),
+    default: 1,
+    help: 'How many copies of --run to start and balance across.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'compress',
+    flag: 'compress',
+    type: boolean(),
+    default: true,
+    help: 'Compress text-like responses with brotli or gzip when the client accepts it.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'compressMinLength',
+    flag: 'compress-min-length',
+    type: bytes(),
+    default: 1024,
+    help: 'Responses smaller than this are sent uncompressed (when their length is known).',
+    section: 'routes',
+  }),
+  // upstreams
+  setting({
+    key: 'balance',
+    flag: 'balance',
+    type: balance(),
+    default: 'round-robin' as Balance,
+    help: 'How proxy routes pick an upstream: round-robin, least-conn, hash-ip (same client, same upstream) or hash-header:NAME.',
+    section: 'upstreams',
+  }),
+  setting({
+    key: 'proxyConnectTimeout',
+    flag: 'proxy-connect-timeout',
+    type: seconds(0.001, 3600),
+    default: 5,
+    help: 'An upstream must accept the connection within this long, or the next one is tried (502 when none can).',
+    section: 'upstreams',
+  }),
+  setting({
+    key: 'proxyHeaderTimeout',
+    flag: 'proxy-header-timeout',
+    type: seconds(0.001, 86_400),
+    default: 60,
+    help: 'An upstream must send its response headers within this long after the request, or the client gets 504.',
+    section: 'upstreams',
+  }),
+  setting({
+    key: 'proxyIdleTimeout',
+    flag: 'proxy-idle-timeout',
+    type: seconds(0.001, 86_400),
+    default: 60,
+    help: 'Longest silence between two chunks of an upstream response body before keel gives up on it.',
+    section: 'upstreams',
+  }),
+  setting({
+    key: 'proxyMaxFails',
+    flag: 'proxy-max-fails',
+    type: integer(0, 1000),
+    default: 3,
+    help: 'An upstream failing this many times in a row is skipped for --proxy-fail-timeout (Nginx max_fails). 0 never skips.',
+    section: 'upstreams',
+  }),
+  setting({
+    key: 'proxyFailTimeout',
+    flag: 'proxy-fail-timeout',
+    type: seconds(0.1, 3600),
+    default: 10,
+    help: 'How long an upstream that reached --proxy-max-fails is skipped.',
+    section: 'upstreams',
+  }),
+  setting({
+    key: 'interceptErrors',
+    flag: 'intercept-errors',
+    type: boolean(),
+    default: false,
+    switch: true,
+    help: 'Replace an upstream\'s 5xx body with keel\'s generic error page (with the request ID), logging the original.',
+    section: 'upstreams',
+  }),
+  // cache
+  setting({
+    key: 'cache',
+    flag: 'cache',
+    type: bytes(),
+    default: 0,
+    help: 'Response cache size for app and proxied responses (e.g. 64m), kept by Cache-Control. 0 turns it off.',
+    section: 'cache',
+  }),
+  setting({
+    key: 'cacheRedis',
+    flag: 'cache-redis',
+    type: optionalText('a redis:// or rediss:// URL'),
+    default: null,
+    secret: true,
+    help: 'Keep the response cache in Redis, shared by every keel using the same URL, instead of in the primary.',
+    section: 'cache',
+  }),
+  // rate limits
+  setting({
+    key: 'rateLimit',
+    flag: 'rate-limit',
+    type: rateLimits(),
+    default: [],
+    repeatable: true,
+    help: 'Requests per client address: "10r/s burst=20" for all routes, or "/api 10r/s burst=20" for a prefix (repeatable). Over the limit: 429 with Retry-After.',
+    section: 'ratelimit',
+  }),
+  setting({
+    key: 'limitConn',
+    flag: 'limit-conn',
+    type: integer(0, 1_000_000),
+    default: 0,
+    help: 'Most open connections per client address, across all workers; more are refused with 429. 0 means no limit.',
+    section: 'ratelimit',
+  }),
+  setting({
+    key: 'redis',
+    flag: 'redis',
+    type: optionalText('a redis:// or rediss:// URL'),
+    default: null,
+    secret: true,
+    help: 'Count rate limits in Redis, so several keel machines share them, instead of in the primary.',
+    section: 'ratelimit',
   }),
   // workers
   setting({

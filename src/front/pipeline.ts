@@ -7,9 +7,12 @@ import type { ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { AdaptedApp } from '../worker/adapters/types.js';
 import { type InflightRequests, kNext, kPrev } from '../worker/inflight.js';
 import type { AccessLogStage } from './access-log.js';
+import type { CacheStage } from './cache/cache-stage.js';
+import type { Compress } from './compression.js';
+import type { RateLimitStage } from './ratelimit/rate-limit-stage.js';
+import type { Target } from './router.js';
 import { createBodyLimit } from './body-limit.js';
 import type { ErrorBoundary } from './error-boundary.js';
 import { sendErrorPage } from './error-page.js';
@@ -23,7 +26,12 @@ import { compileTrust } from './trusted-proxies.js';
 
 export interface PipelineDeps {
   readonly config: ResolvedConfig;
-  readonly app: AdaptedApp;
+  /** Which route (or the app) answers a URL: see router.ts. */
+  readonly route: (url: string) => Target;
+  /** Each null when its feature is off, so an unused stage costs nothing. */
+  readonly rateLimit: RateLimitStage | null;
+  readonly compress: Compress | null;
+  readonly cache: CacheStage | null;
   readonly boundary: ErrorBoundary;
   readonly accessLog: AccessLogStage;
   readonly inflight: InflightRequests;
@@ -49,7 +57,7 @@ export function isLocalHost(host: string | undefined): boolean {
 }
 
 export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  const { config, app, boundary, accessLog, inflight, isDraining } = deps;
+  const { config, route, rateLimit, compress, cache, boundary, accessLog, inflight, isDraining } = deps;
   const isTrusted = compileTrust(config.forwardedAllowIps);
   const resolveHttp = createForwardedResolver(isTrusted, 'http');
   const resolveHttps = createForwardedResolver(isTrusted, 'https');
@@ -125,7 +133,25 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     }
     if (checkBodyLimit(req, res, head)) return;
 
-    // 6. The app, inside the error boundary.
-    boundary.callApp(app, req, res);
+    // 6. Which route answers, from the path alone: the later stages depend on it.
+    const target = route(ctx.url);
+
+    // 7. Rate limits, counted across workers, before any upstream or app work is spent.
+    if (rateLimit !== null) rateLimit.check(req, res, target, dispatch);
+    else dispatch(req, res, target);
   };
+
+  function dispatch(req: IncomingMessage, res: ServerResponse, target: Target): void {
+    // 8. Compression wraps the response before anyone writes to it; a cache hit is compressed like a fresh answer.
+    if (compress !== null) compress(req, res);
+    // 9. The response cache answers from its store, or records what the route or app sends.
+    if (cache !== null && target.cacheable) cache.serve(req, res, target, callTarget);
+    else callTarget(req, res, target);
+  }
+
+  /** 10. The route's handler or the app, inside the error boundary; 404 when nothing serves the path. */
+  function callTarget(req: IncomingMessage, res: ServerResponse, target: Target): void {
+    if (target.handler !== null) boundary.callApp(target.handler, req, res);
+    else sendErrorPage(req, res, target.status, req.keel!.id);
+  }
 }

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { TlsMaterial } from '../tls/material.js';
 import { EXIT, keelError, type KeelError } from '../errors.js';
-import { type FromWorker, MSG, type ToWorker } from '../ipc.js';
+import { type FromWorker, MSG, type ToWorker, type UpstreamTargets } from '../ipc.js';
+import type { PrimaryServices } from './primary-services.js';
 import type { ErrorLog } from '../observe/error-log.js';
 import type { RetireReason, WorkerRecord } from './worker-record.js';
 
@@ -35,6 +36,10 @@ export interface ArbiterOptions {
   readonly onReopenLogs: () => void;
   /** The certificates and ACME challenges a worker starts with (the primary's current ones). */
   readonly tlsMaterial: () => TlsMaterial;
+  /** Managed upstream addresses a worker starts with. */
+  readonly upstreams: () => UpstreamTargets;
+  /** Shared services workers call (rate-limit counters, cache entries): they live here, in one process. */
+  readonly services: PrimaryServices;
   /** Called once, when every worker of the first generation is ready. */
   readonly onFirstReady: (workers: WorkerRecord[]) => void;
   /** Called once when keel must stop: the exit status, and a message for the terminal when it failed. */
@@ -205,6 +210,11 @@ export class Arbiter {
     for (const record of this.workers.values()) if (record.state !== 'dead') this.sendTo(record, { type: MSG.tls, tls: material });
   }
 
+  /** Managed upstreams moved (a --run instance started or stopped): every live worker proxies to the new set. */
+  pushUpstreams(upstreams: UpstreamTargets): void {
+    for (const record of this.workers.values()) if (record.state !== 'dead') this.sendTo(record, { type: MSG.upstreams, upstreams });
+  }
+
   private sendTo(record: WorkerRecord, message: ToWorker): void {
     if (record.worker.isConnected()) record.worker.send(message, undefined, () => {});
   }
@@ -214,7 +224,10 @@ export class Arbiter {
     if (!record || typeof message !== 'object' || message === null) return;
     switch (message.type) {
       case MSG.wantConfig:
-        this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial() });
+        this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial(), upstreams: this.options.upstreams() });
+        break;
+      case MSG.call:
+        this.options.services.answer(message, (reply) => this.sendTo(record, reply));
         break;
       case MSG.heartbeat:
         record.lastHeartbeat = Date.now();

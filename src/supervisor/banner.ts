@@ -2,6 +2,7 @@
  * The start-up banner: version, app, each URL, workers, mode, warnings. One short block on stderr,
  * so stdout stays a clean access log.
  */
+import type { Route } from '../config/route-types.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { isTlsBind } from '../config/tls-binds.js';
 import { isLoopback } from './bind-check.js';
@@ -18,13 +19,20 @@ export function startupWarnings(config: ResolvedConfig): string[] {
   return warnings;
 }
 
+function describeRoute(route: Route): string {
+  if (route.kind === 'static') return `files in ${route.root}${route.spa ? ' (single-page app)' : ''}`;
+  if (route.run) return `${route.run.instances} × ${route.run.command}`;
+  return route.upstreams.join(', ');
+}
+
 export function renderBanner(config: ResolvedConfig, version: string, shape: string, addresses: readonly string[]): string {
   const urls = addresses.map((a) => (a.startsWith('unix:') || a.startsWith('https://') ? a : `http://${a}`));
   if (config.redirectHttp) urls.push(`http://${config.redirectHttp.text} (redirects to HTTPS)`);
   const access = config.accessLogfile === 'off' ? 'off' : `${config.accessLogfile === '-' ? 'stdout' : config.accessLogfile} (${config.accessLogformat.length > 12 ? 'custom' : config.accessLogformat})`;
   const lines = [
     `keel ${version} · production mode · primary pid ${process.pid}`,
-    `  app      ${config.app?.text} (${shape})`,
+    ...(config.app ? [`  app      ${config.app.text} (${shape})`] : []),
+    ...config.routeTable.map((r, i) => `  ${i === 0 ? 'routes ' : '       '}  ${r.path} → ${describeRoute(r)}`),
     ...urls.map((u, i) => `  ${i === 0 ? 'listen ' : '       '}  ${u}`),
     `  admin    ${config.admin ? `http://${config.admin.text}  (/healthz /readyz)` : 'off'}`,
     `  workers  ${config.workers}`,

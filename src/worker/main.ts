@@ -11,7 +11,16 @@ import { createErrorBoundary } from '../front/error-boundary.js';
 import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
 import { buildPipeline } from '../front/pipeline.js';
 import { startRequestTimeouts } from '../front/request-timeout.js';
-import { type ConfigMessage, type FromWorker, type TlsMessage, MSG, isMessage } from '../ipc.js';
+import { type ConfigMessage, type FromWorker, type TlsMessage, type UpstreamsMessage, MSG, isMessage } from '../ipc.js';
+import type { Route } from '../config/route-types.js';
+import { createCacheStage } from '../front/cache/cache-stage.js';
+import { createCompression } from '../front/compression.js';
+import { type ProxyHandler, createProxyRoute } from '../front/proxy/proxy-route.js';
+import { createRateLimitStage } from '../front/ratelimit/rate-limit-stage.js';
+import { createRouter } from '../front/router.js';
+import { createStaticRoute } from '../front/static/static-route.js';
+import type { AdaptedApp } from './adapters/types.js';
+import { PrimaryChannel } from './primary-channel.js';
 import { httpsPort } from '../config/tls-binds.js';
 import { createRedirectApp } from '../tls/redirect-app.js';
 import { createWorkerTls } from '../tls/worker-tls.js';
@@ -47,7 +56,7 @@ function receiveConfig(): Promise<ConfigMessage> {
 export async function runWorker(): Promise<void> {
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole process group, so workers ignore it.
   process.on('SIGINT', () => {});
-  const { config, tls: firstTls } = await receiveConfig();
+  const { config, tls: firstTls, upstreams: firstUpstreams } = await receiveConfig();
   const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'worker' });
   const redact = createRedactor(config.secrets);
   const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
@@ -61,9 +70,9 @@ export async function runWorker(): Promise<void> {
     flushErrorLog();
   };
 
-  let app;
+  let app: AdaptedApp | null = null;
   try {
-    app = await adaptApp(await loadApp(config.app!), boundary.failRequest);
+    if (config.app) app = await adaptApp(await loadApp(config.app), boundary.failRequest);
   } catch (err) {
     const keelErr = isKeelError(err) ? err : null;
     send({
@@ -80,11 +89,28 @@ export async function runWorker(): Promise<void> {
   let draining = false;
   let requests = 0;
   const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
-  const pipeline = buildPipeline({ config, app, boundary, accessLog, inflight, isDraining: () => draining });
+  const primary = new PrimaryChannel();
+  const proxies = new Map<string, ProxyHandler>();
+  const handlerFor = (route: Route): AdaptedApp => {
+    if (route.kind === 'static') return createStaticRoute(route, config);
+    const proxy = createProxyRoute(route, config, log);
+    const managed = firstUpstreams[route.path];
+    if (route.run && managed) proxy.setUpstreams(managed);
+    proxies.set(route.path, proxy);
+    return proxy;
+  };
+  const stages = {
+    rateLimit: createRateLimitStage(config, primary, log),
+    compress: createCompression(config),
+    cache: createCacheStage(config, primary, log),
+  };
+  const pipeline = buildPipeline({ config, route: createRouter(config.routeTable, handlerFor, app), ...stages, boundary, accessLog, inflight, isDraining: () => draining });
   const tls = createWorkerTls(config, firstTls);
   // --redirect-http needs a TLS bind (checked in the primary), so `tls` exists when it is set.
-  const redirectHandler =
-    tls && config.redirectHttp ? buildPipeline({ config, app: createRedirectApp(httpsPort(config), tls.http01), boundary, accessLog, inflight, isDraining: () => draining }) : null;
+  const redirectTarget = tls && config.redirectHttp ? { route: null, handler: createRedirectApp(httpsPort(config), tls.http01), cacheable: false, status: 404 } : null;
+  const redirectHandler = redirectTarget
+    ? buildPipeline({ config, route: () => redirectTarget, rateLimit: null, compress: null, cache: null, boundary, accessLog, inflight, isDraining: () => draining })
+    : null;
   const listeners: Listeners = await openListeners({
     config,
     handler: pipeline,
@@ -106,6 +132,7 @@ export async function runWorker(): Promise<void> {
     const outcome = await drainWorker({ listeners, inflight, gracefulTimeoutSeconds: config.gracefulTimeout, send });
     if (outcome === 'timeout') log.warn({ cut: inflight.size }, 'graceful timeout reached; closing the requests still in progress');
     listeners.closeAllConnections();
+    await Promise.allSettled([...[...proxies.values()].map((p) => p.close()), stages.rateLimit?.close(), stages.cache?.close()]);
     stopTimeouts();
     stopWatchdog();
     writer?.close();
@@ -132,6 +159,9 @@ export async function runWorker(): Promise<void> {
     else if (isMessage<TlsMessage>(message, MSG.tls)) {
       if (tls?.update(message.tls)) listeners.updateTls(tls.serverOptions());
     }
+    else if (isMessage<UpstreamsMessage>(message, MSG.upstreams)) {
+      for (const [path, upstreams] of Object.entries(message.upstreams)) proxies.get(path)?.setUpstreams(upstreams);
+    }
     else if (isMessage(message, MSG.reopenLogs)) {
       writer?.reopen();
       reopenErrorLog();
@@ -147,5 +177,5 @@ export async function runWorker(): Promise<void> {
 
   const heartbeatMs = Math.max(100, Math.min(1000, (config.timeout * 1000) / 4 || 1000));
   setInterval(() => send({ type: MSG.heartbeat, requests, rss: process.memoryUsage.rss() }), heartbeatMs).unref();
-  send({ type: MSG.ready, shape: app.shape, addresses: listeners.addresses });
+  send({ type: MSG.ready, shape: app?.shape ?? 'routes', addresses: listeners.addresses });
 }

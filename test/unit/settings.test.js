@@ -53,7 +53,7 @@ describe('the settings table', () => {
       assert.ok(entry.help.length > 10, 'help present');
       assert.ok(entry.help.endsWith('.'), `help ends with a full stop: ${entry.help}`);
       assert.ok(entry.type.allowed.length > 0, 'allowed text present');
-      assert.ok(['server', 'tls', 'workers', 'limits', 'proxy', 'logging', 'process', 'config'].includes(entry.section));
+      assert.ok(['server', 'tls', 'routes', 'upstreams', 'cache', 'ratelimit', 'workers', 'limits', 'proxy', 'logging', 'process', 'config'].includes(entry.section));
       assert.match(envName(entry), /^KEEL_[A-Z0-9_]+$/);
       if (typeof entry.default === 'function') assert.ok(entry.defaultText, 'a machine-dependent default has a defaultText for the docs');
 
