@@ -12,10 +12,13 @@ const db = createRequire(import.meta.url)('mime-db') as MimeDb;
 /**
  * keel's departures from mime-db: application/octet-stream is marked compressible there, but it is
  * what servers say for "unknown binary" (archives, downloads, already-compressed blobs), where
- * compressing spends CPU for nothing.
+ * compressing spends CPU for nothing. Newline-delimited JSON, common for streamed API answers, is
+ * not in mime-db at all.
  */
 const OVERRIDES: Record<string, boolean> = {
   'application/octet-stream': false,
+  'application/x-ndjson': true,
+  'application/ndjson': true,
 };
 
 const FALLBACK = /^text\/|\+(?:json|text|xml)$/;

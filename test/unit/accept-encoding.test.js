@@ -74,7 +74,7 @@ describe('findAcceptEncoding', () => {
 
 describe('isCompressibleType', () => {
   test('text-like types are compressible, with or without parameters and in any case', () => {
-    for (const type of ['text/html', 'text/plain; charset=utf-8', 'TEXT/CSS', 'application/json', 'application/json; charset=utf-8', 'application/javascript', 'text/javascript', 'image/svg+xml', 'application/wasm', 'application/problem+json', 'application/vnd.custom+json', 'application/atom+xml', 'text/event-stream', 'text/x-unknown-thing', 'application/xml']) {
+    for (const type of ['text/html', 'text/plain; charset=utf-8', 'TEXT/CSS', 'application/json', 'application/json; charset=utf-8', 'application/javascript', 'text/javascript', 'image/svg+xml', 'application/wasm', 'application/problem+json', 'application/vnd.custom+json', 'application/atom+xml', 'text/event-stream', 'application/x-ndjson', 'text/x-unknown-thing', 'application/xml']) {
       assert.equal(isCompressibleType(type), true, type);
     }
   });
