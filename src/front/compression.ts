@@ -27,7 +27,21 @@ const BROTLI_QUALITY = 4;
 const GZIP_LEVEL = 5;
 
 const BROTLI_OPTIONS: zlib.BrotliOptions = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } };
-const GZIP_OPTIONS: zlib.ZlibOptions = { level: GZIP_LEVEL };
+
+/**
+ * Gzip options by window size. As Nginx does, a body of known length gets the smallest window
+ * that holds it (and a memLevel smaller by as much): deflate's set-up, which dominates for small
+ * bodies, then allocates and clears less. Index = windowBits (9 to 15).
+ */
+const GZIP_OPTIONS: zlib.ZlibOptions[] = [];
+for (let windowBits = 9; windowBits <= 15; windowBits++) GZIP_OPTIONS[windowBits] = { level: GZIP_LEVEL, windowBits, memLevel: Math.max(1, 8 - (15 - windowBits)) };
+
+function gzipOptionsFor(length: number): zlib.ZlibOptions {
+  let windowBits = 15;
+  // zlib's usable window is 262 bytes smaller than 2^windowBits (Nginx's same loop).
+  if (length > 0) while (windowBits > 9 && length < (1 << (windowBits - 1)) - 262) windowBits--;
+  return GZIP_OPTIONS[windowBits]!;
+}
 
 type Compressor = zlib.Gzip | zlib.BrotliCompress;
 type AnyFunction = (...args: any[]) => any;
@@ -211,7 +225,7 @@ export function createCompression(config: ResolvedConfig): Compress | null {
       // A known size lets brotli size its window and tables to the body instead of to 4 MiB.
       stream = zlib.createBrotliCompress(length > 0 ? { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: length } } : BROTLI_OPTIONS);
     } else {
-      stream = zlib.createGzip(GZIP_OPTIONS);
+      stream = zlib.createGzip(gzipOptionsFor(length));
     }
     (stream as unknown as TaggedCompressor)[kResponse] = res;
     stream.on('data', onCompressorData);

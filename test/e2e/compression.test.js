@@ -22,6 +22,8 @@ import { bigStreamBody, textOf } from '../fixtures/compress-listener.js';
 const LISTENER = 'test/fixtures/compress-listener.js';
 const EXPRESS = 'test/fixtures/compress-express.js';
 const FETCH = 'test/fixtures/compress-fetch.js';
+const FASTIFY = 'test/fixtures/compress-fastify.js:build()';
+const KOA = 'test/fixtures/compress-koa.js';
 
 const BIG = textOf(4000);
 const JSON_BIG = JSON.stringify({ text: BIG });
@@ -426,6 +428,32 @@ describe('a fetch-API app: a streamed Response body', () => {
     assert.equal(whole.headers['content-type'], 'application/javascript');
     assert.equal(decoded(whole).toString(), textOf(6000));
   });
+});
+
+describe('Fastify and Koa: headers given whole to writeHead, and Node streams piped into the response', () => {
+  const apps = [
+    [FASTIFY, '/json', 'application/json; charset=utf-8', JSON.stringify({ text: textOf(5000) }), '/stream', Array.from({ length: 20 }, (_, i) => `fastify ${i} ${textOf(400)}\n`).join('')],
+    [KOA, '/text', 'text/plain; charset=utf-8', textOf(5000), '/stream', Array.from({ length: 20 }, (_, i) => `.koa-${i} { content: "${textOf(400)}"; }\n`).join('')],
+  ];
+  for (const [app, wholePath, type, whole, streamPath, streamed] of apps) {
+    test(`${app}: a whole body and a streamed one, in br and gzip`, async (t) => {
+      const keel = await startKeel(app, [], { workers: 1 });
+      t.after(() => keel.stop());
+      for (const coding of ['br', 'gzip']) {
+        const res = await fetchRaw(keel.url, wholePath, coding);
+        assert.equal(res.headers['content-encoding'], coding);
+        assert.equal(res.headers['content-type'], type);
+        assert.equal(res.headers['content-length'], undefined);
+        assert.equal(decoded(res).toString(), whole);
+        const stream = await fetchRaw(keel.url, streamPath, coding);
+        assert.equal(stream.headers['content-encoding'], coding);
+        assert.equal(decoded(stream).toString(), streamed);
+      }
+      const plain = await fetchRaw(keel.url, wholePath, undefined);
+      assert.equal(plain.headers['content-encoding'], undefined);
+      assert.equal(plain.raw.toString(), whole);
+    });
+  }
 });
 
 describe('--compress false', () => {
