@@ -69,6 +69,8 @@ class CompressionState {
   readonly write: AnyFunction;
   readonly end: AnyFunction;
   decided = false;
+  /** An explicit writeHead is held back until the body's first write or end (see shouldHold). */
+  held = false;
   /** The body's length when the end() that sends the head carries all of it; -1 when unknown. */
   knownLength = -1;
   stream: Compressor | null = null;
@@ -192,17 +194,27 @@ export function createCompression(config: ResolvedConfig): Compress | null {
   const minLength = config.compressMinLength;
 
   /**
+   * The rules that do not depend on the body's length: the Content-Type when the response may be
+   * compressed, else undefined.
+   */
+  function eligibleType(res: HookedResponse, status: number): string | undefined {
+    if (status < 200 || status === 204 || status === 206 || status === 304) return undefined;
+    if (res.hasHeader('content-encoding') || res.hasHeader('content-range')) return undefined;
+    const type = headerText(res, 'content-type');
+    if (type === undefined || !isCompressibleType(type)) return undefined;
+    if (forbidsTransform(headerText(res, 'cache-control'))) return undefined;
+    return type;
+  }
+
+  /**
    * Nginx's rules, decided once per response, with its headers final. Vary goes on every response
    * that would be compressed for a client that takes it, including this one if it does not: a
    * shared cache must keep the variants apart.
    */
   function decide(res: HookedResponse, state: CompressionState, status: number): void {
     state.decided = true;
-    if (status < 200 || status === 204 || status === 206 || status === 304) return;
-    if (res.hasHeader('content-encoding') || res.hasHeader('content-range')) return;
-    const type = headerText(res, 'content-type');
-    if (type === undefined || !isCompressibleType(type)) return;
-    if (forbidsTransform(headerText(res, 'cache-control'))) return;
+    const type = eligibleType(res, status);
+    if (type === undefined) return;
     const declared = headerText(res, 'content-length');
     const length = declared !== undefined ? Number(declared) : state.knownLength;
     if (length === 0 || (length > 0 && length < minLength)) return;
@@ -217,6 +229,20 @@ export function createCompression(config: ResolvedConfig): Compress | null {
     if (typeof etag === 'string' && etag.startsWith('"')) res.setHeader('etag', `W/${etag}`);
     if (state.head) return;
     startCompressor(res, state, length, type);
+  }
+
+  /**
+   * Whether to hold an app's writeHead(status, headers) back until the first write or end: when
+   * the body's length is all that is left to decide. `writeHead(200, { 'content-type': 'text/plain' })` then
+   * `end('ok')` must not compress two bytes. On HTTP/1.1 Node sends the head with the first write
+   * anyway; on HTTP/2 the HEADERS frame then leaves with the first DATA. Event streams are never
+   * held: their head is what a client waits for.
+   */
+  function shouldHold(res: HookedResponse, status: number): boolean {
+    // 200 to 599: what HTTP/2's statusCode setter takes (HTTP/1.1 takes up to 999, and checks it in writeHead).
+    if (status < 200 || status > 599 || res.hasHeader('content-length')) return false;
+    const type = eligibleType(res, status);
+    return type !== undefined && !type.toLowerCase().startsWith('text/event-stream');
   }
 
   function startCompressor(res: HookedResponse, state: CompressionState, length: number, type: string): void {
@@ -247,6 +273,16 @@ export function createCompression(config: ResolvedConfig): Compress | null {
     if (state.decided) return state.writeHead.call(this, statusCode, reason, headers);
     const given = (typeof reason === 'string' ? headers : reason) as OutgoingHttpHeaders | OutgoingHttpHeader[] | null | undefined;
     if (given !== undefined && given !== null) applyGivenHeaders(this, given);
+    // Only a call that brings headers is the app's: the implicit ones (Node's first write, end and
+    // flushHeaders, and ours) bring none, and must send the head now.
+    if (given !== undefined && given !== null && !state.held && shouldHold(this, statusCode)) {
+      // The app's call, held: status and reason kept where Node's own writeHead keeps them.
+      state.held = true;
+      this.statusCode = statusCode;
+      if (typeof reason === 'string') this.statusMessage = reason;
+      return this;
+    }
+    // The app's call, or the implicit one from the first write or end (Node's and ours), or flushHeaders.
     decide(this, state, statusCode);
     return typeof reason === 'string' ? state.writeHead.call(this, statusCode, reason) : state.writeHead.call(this, statusCode);
   }
@@ -284,7 +320,9 @@ export function createCompression(config: ResolvedConfig): Compress | null {
     }
     if (!state.decided && !this.headersSent) {
       // All of the body is here: its length counts against the threshold, as a Content-Length would.
-      state.knownLength = byteLengthOf(chunk, encoding);
+      // A HEAD answer's end() without a body says nothing about the length GET would have.
+      const empty = chunk === undefined || chunk === null;
+      state.knownLength = state.head && empty ? -1 : byteLengthOf(chunk, encoding);
       decide(this, state, this.statusCode);
       if (state.stream !== null) this.writeHead(this.statusCode);
     }

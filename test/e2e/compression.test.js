@@ -157,6 +157,26 @@ describe('a plain Node listener, default settings (brotli and gzip, 1024-byte th
     assert.equal(decoded(at).toString(), textOf(1024));
   });
 
+  test('writeHead without a length, then end(body): a small body is sent as it is, with its length; a large one is compressed; the reason phrase survives', async () => {
+    for (const transport of ['undici', 'raw']) {
+      if (transport === 'raw') {
+        const result = await rawExchange(keel.port, 'GET /write-head-then-end?n=20 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n', { timeout: 5000 });
+        assert.match(result.data.toString('latin1'), /^HTTP\/1\.1 201 Made It\r\n/);
+        continue;
+      }
+      const small = await fetchRaw(keel.url, '/write-head-then-end?n=20', 'br, gzip');
+      assert.equal(small.status, 201);
+      assert.equal(small.headers['content-encoding'], undefined);
+      assert.equal(small.headers.vary, undefined);
+      assert.equal(small.headers['content-length'], '20');
+      assert.equal(small.raw.toString(), textOf(20));
+    }
+    const big = await fetchRaw(keel.url, '/write-head-then-end?n=3000', 'gzip');
+    assert.equal(big.status, 201);
+    assert.equal(big.headers['content-encoding'], 'gzip');
+    assert.equal(decoded(big).toString(), textOf(3000));
+  });
+
   test('headers given whole to writeHead: the strong ETag is weakened, Accept-Ranges and Content-Length dropped, X-Request-Id kept', async () => {
     const res = await fetchRaw(keel.url, '/text-length', 'br');
     assert.equal(res.headers['content-encoding'], 'br');
@@ -515,6 +535,17 @@ describe('HTTP/2 over TLS, --compress-min-length 100', () => {
       const line = await accessLine(keel, res.headers['x-request-id']);
       assert.equal(line.bytes, res.raw.length);
     }
+  });
+
+  test('writeHead without a length, then end(body): the body\'s size decides over HTTP/2 too', async () => {
+    const small = await h2get('/write-head-then-end?n=50', { 'accept-encoding': 'br' });
+    assert.equal(small.status, 201);
+    assert.equal(small.headers['content-encoding'], undefined);
+    assert.equal(small.raw.toString(), textOf(50));
+    const big = await h2get('/write-head-then-end?n=500', { 'accept-encoding': 'br' });
+    assert.equal(big.status, 201);
+    assert.equal(big.headers['content-encoding'], 'br');
+    assert.equal(decoded(big).toString(), textOf(500));
   });
 
   test('the lower threshold applies: a 211-byte JSON body is compressed; a streamed page keeps both Set-Cookie headers', async () => {
