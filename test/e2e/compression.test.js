@@ -558,6 +558,15 @@ describe('HTTP/2 over TLS, --compress-min-length 100', () => {
     assert.ok(decoded(html).toString().endsWith('</body></html>\n'));
   });
 
+  test('HEAD over HTTP/2: the head GET gets, no body', async () => {
+    const head = await h2get('/text-length', { ':method': 'HEAD', 'accept-encoding': 'gzip' });
+    const get = await h2get('/text-length', { 'accept-encoding': 'gzip' });
+    assert.equal(head.raw.length, 0);
+    for (const name of ['content-encoding', 'vary', 'etag', 'content-length']) assert.equal(head.headers[name], get.headers[name], name);
+    assert.equal(head.headers['content-encoding'], 'gzip');
+    assert.equal(head.headers.etag, 'W/"v1-big"');
+  });
+
   test('uncompressed HTTP/2 answers are logged with their real size; an event stream is flushed per event', async () => {
     const png = await h2get('/png', { 'accept-encoding': 'br' });
     assert.equal(png.headers['content-encoding'], undefined);
