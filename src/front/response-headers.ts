@@ -135,10 +135,8 @@ export class KeelH2Response extends Http2ServerResponse {
     return super.write(chunk, encodingOrCallback, callback);
   }
 
-  override end(chunk?: any, encodingOrCallback?: any, callback?: any): this {
-    if (chunk !== undefined && chunk !== null && typeof chunk !== 'function' && !this.writableEnded) this.bodyBytes += byteLength(chunk as string | Uint8Array, encodingOrCallback);
-    return (super.end as (...args: unknown[]) => this)(chunk, encodingOrCallback, callback);
-  }
+  // No end() override: Http2ServerResponse.end(chunk) writes its chunk through this.write (Node 22
+  // and 24), so counting it there too would count it twice.
 }
 
 function byteLength(chunk: string | Uint8Array, encoding: unknown): number {
