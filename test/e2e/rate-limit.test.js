@@ -229,8 +229,8 @@ describe('--limit-conn across two workers', () => {
       },
       { timeout: 5000, what: 'a new connection to be allowed once one closed' },
     );
-    const line = keel.accessLines().find((l) => l.includes('/c3 '));
-    assert.match(line ?? '', / 429 .* conn-limited$/);
+    const line = await waitFor(() => keel.accessLines().find((l) => l.includes('/c3 ')), { timeout: 5000, what: 'the access line of the refused connection' });
+    assert.match(line, / 429 .* conn-limited$/);
   });
 });
 

@@ -10,6 +10,7 @@
  * Returns null when no limit is configured, so the pipeline skips the stage.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { ResolvedConfig } from '../../config/resolve.js';
 import type { ErrorLog } from '../../observe/error-log.js';
@@ -60,6 +61,8 @@ export function createRateLimitStage(config: ResolvedConfig, primary: PrimaryCha
   function refuseConnection(req: IncomingMessage, res: ServerResponse): void {
     req.keel!.event = 'conn-limited';
     sendTooManyRequests(req, res, req.keel!.id, 0, true);
+    // HTTP/2 has no Connection: close; GOAWAY ends the session once this stream is done.
+    (req as IncomingMessage & { stream?: ServerHttp2Stream }).stream?.session?.close();
   }
 
   function check(req: IncomingMessage, res: ServerResponse, target: Target, proceed: Proceed): void {
