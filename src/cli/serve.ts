@@ -17,6 +17,8 @@ import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
 import { TlsSource } from '../tls/tls-source.js';
 import { PrimaryServices } from '../supervisor/primary-services.js';
+import { checkLimitRules } from '../front/ratelimit/limit-rules.js';
+import { registerCounterServices } from '../front/ratelimit/primary-counters.js';
 import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
 
@@ -50,6 +52,7 @@ function checkServeConfig(config: ResolvedConfig): void {
     throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
   }
   checkRoutes(config);
+  checkLimitRules(config);
   if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
     throw keelError('KEEL_ERR_CONFIG_VALUE', {
       setting: '--access-logformat',
@@ -82,6 +85,7 @@ export async function serve(input: ServeInput): Promise<void> {
   let admin: Server | null = null;
   // Shared state workers reach over IPC (rate-limit counters, cache entries) lives here, in one process.
   const services = new PrimaryServices();
+  registerCounterServices(services);
   // Managed upstreams listen before any worker proxies to them.
   const apps = UpstreamApps.create(config, log);
   await apps.start();

@@ -41,6 +41,8 @@ export interface ListenerOptions {
   readonly onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void;
   /** The certificates and the rest the primary sent, when any bind is TLS. */
   readonly tls: WorkerTls | null;
+  /** Called with each accepted connection (after any PROXY header) before it is served: --limit-conn counts them. */
+  readonly onConnection?: ((socket: Socket) => void) | null;
 }
 
 /**
@@ -119,7 +121,7 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
 }
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
-  const { config, handler, redirectHandler, onClientError, tls } = options;
+  const { config, handler, redirectHandler, onClientError, tls, onConnection } = options;
   const http = createHttp1Server(config, handler, onClientError);
 
   const sessions = new Set<Http2Session>();
@@ -216,7 +218,13 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
 
   const servers: NetServer[] = [];
   const addresses: string[] = [];
-  const accept = (bind: BindAddress, hand: (socket: Socket) => void, tls: boolean): Promise<string> => {
+  const accept = (bind: BindAddress, handOn: (socket: Socket) => void, tls: boolean): Promise<string> => {
+    const hand = onConnection
+      ? (socket: Socket): void => {
+          onConnection(socket);
+          handOn(socket);
+        }
+      : handOn;
     const server = createNetServer({ noDelay: true });
     server.on('connection', config.proxyProtocol ? (socket: Socket) => readProxyHeader(socket, config.headerTimeout * 1000, hand) : hand);
     servers.push(server);

@@ -117,6 +117,7 @@ export async function runWorker(): Promise<void> {
     redirectHandler,
     onClientError: createClientErrorHandler(config, accessLog.logRefusal),
     tls,
+    onConnection: stages.rateLimit?.onConnection ?? null,
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
     flushLogs();
