@@ -87,13 +87,16 @@ function runSuite(node, label) {
     let tail = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk).slice(-20_000);
+      // The summary lines come before the list of failures, which can be long.
+      tail = (tail + chunk).slice(-2_000_000);
     });
     child.on('close', (code) => {
       for (const [key, word] of [['passed', 'pass'], ['failed', 'fail'], ['skipped', 'skipped']]) {
         const match = new RegExp(`^ℹ ${word} (\\d+)$`, 'm').exec(tail);
         totals[key] += match ? Number(match[1]) : 0;
       }
+      // A runner that failed without a countable failure (a crash, a file that did not load) still fails the line.
+      if (code !== 0 && !/^ℹ fail [1-9]/m.test(tail)) totals.failed += 1;
       resolvePromise(code ?? 1);
     });
   });
