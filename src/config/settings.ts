@@ -378,7 +378,7 @@ export const settings = [
     type: optionalText('a redis:// or rediss:// URL'),
     default: null,
     secret: true,
-    help: 'Count rate limits in Redis, so several keel machines share them, instead of in the primary.',
+    help: 'Count rate limits and --limit-conn connections in Redis, so several keel machines share them, instead of in the primary.',
     section: 'ratelimit',
   }),
   // workers
