@@ -1,0 +1,54 @@
+/**
+ * Streams a file too large for the cache, from its real path, with backpressure (pipe) and the
+ * descriptor closed however the response ends (finished, client gone, read error). The file is
+ * opened and fstat'd first: if it is no longer what the headers describe (replaced, resized), the
+ * caller is told before anything is written, so it can look again instead of sending a
+ * Content-Length that the bytes would contradict.
+ */
+import { type ReadStream, constants, createReadStream, fstat, open, close } from 'node:fs';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Representation } from './file-cache.js';
+
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK;
+const CHUNK = 64 * 1024;
+
+/** What to do when the file cannot be streamed as described: 'changed' (look again) or 'gone' / an error. */
+export type StreamFailure = (reason: 'changed' | 'error', err?: unknown) => void;
+
+/**
+ * Sends `status` with `headers`, then bytes start..end (inclusive) of `rep`.
+ *
+ * @example
+ *   streamFile(res, rep, 200, rep.full, 0, rep.size - 1, onFailure);
+ */
+export function streamFile(res: ServerResponse, rep: Representation, status: number, headers: OutgoingHttpHeaders, start: number, end: number, onFailure: StreamFailure): void {
+  open(rep.real, OPEN_FLAGS, (openErr, fd) => {
+    if (openErr) return onFailure('changed');
+    // The client may have gone while the file was being opened.
+    if (res.destroyed) return close(fd, noop);
+    fstat(fd, (statErr, stats) => {
+      if (statErr || !stats.isFile() || stats.ino !== rep.ino || stats.size !== rep.size || stats.mtimeMs !== rep.mtimeMs) {
+        close(fd, noop);
+        return statErr ? onFailure('error', statErr) : onFailure('changed');
+      }
+      if (res.destroyed) return close(fd, noop);
+      const stream = createReadStream('', { fd, start, end, highWaterMark: CHUNK, autoClose: true });
+      res.writeHead(status, headers);
+      pipeFile(stream, res, end - start + 1);
+    });
+  });
+}
+
+function pipeFile(stream: ReadStream, res: ServerResponse, expected: number): void {
+  stream.on('error', () => res.destroy());
+  // A file truncated while it is sent ends early: cut the response, so it does not look complete.
+  stream.on('end', () => {
+    if (stream.bytesRead === expected) res.end();
+    else res.destroy();
+  });
+  // A client that goes away stops the read and closes the descriptor.
+  res.on('close', () => stream.destroy());
+  stream.pipe(res, { end: false });
+}
+
+function noop(): void {}
