@@ -193,16 +193,17 @@ export class FileCache {
     const [br, gzip] = await Promise.all([this.locateSibling(`${full}.br`), this.locateSibling(`${full}.gz`)]);
     const vary = br !== null || gzip !== null;
     const { type, cacheControl } = this.options.describe(key);
-    const describe = (located: Located, encoding: 'br' | 'gzip' | null, old: Representation | null | undefined): Promise<Representation | null> =>
+    const describe = (located: Located, encoding: 'br' | 'gzip' | null, old: Representation | null | undefined): Promise<Representation | 'missing' | 'denied'> =>
       this.represent(located, { type, cacheControl, encoding, vary }, old ?? null);
     const [identity, brRep, gzipRep] = await Promise.all([
       describe(found, null, previous?.identity),
       br ? describe(br, 'br', previous?.br) : null,
       gzip ? describe(gzip, 'gzip', previous?.gzip) : null,
     ]);
-    // The file went away while being read: missing, checked again after validMs.
-    if (identity === null) return this.entry(key, 'missing', null, null, null);
-    return this.entry(key, 'file', identity, brRep, gzipRep);
+    // The file went away or cannot be read: as it is, checked again after validMs.
+    if (typeof identity === 'string') return this.entry(key, identity, null, null, null);
+    // A sibling that cannot be read is as good as absent (its Vary costs nothing but a cache split).
+    return this.entry(key, 'file', identity, typeof brRep === 'object' ? brRep : null, typeof gzipRep === 'object' ? gzipRep : null);
   }
 
   private async locateSibling(full: string): Promise<Located | null> {
@@ -215,7 +216,7 @@ export class FileCache {
    * file is the same one, unchanged. Small files are read whole through one descriptor, whose
    * fstat gives the validators, so they describe exactly the bytes read.
    */
-  private async represent(located: Located, how: Omit<HeaderFacts, 'size' | 'etag' | 'lastModified'>, old: Representation | null): Promise<Representation | null> {
+  private async represent(located: Located, how: Omit<HeaderFacts, 'size' | 'etag' | 'lastModified'>, old: Representation | null): Promise<Representation | 'missing' | 'denied'> {
     const { real, stats } = located;
     if (
       old !== null &&
@@ -236,12 +237,12 @@ export class FileCache {
       let handle;
       try {
         handle = await open(real, OPEN_FLAGS);
-      } catch {
-        return null;
+      } catch (err) {
+        return failureKind(err);
       }
       try {
         facts = await handle.stat();
-        if (!facts.isFile()) return null;
+        if (!facts.isFile()) return 'missing';
         body = await handle.readFile();
       } finally {
         await handle.close();
