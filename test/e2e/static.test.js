@@ -378,6 +378,26 @@ describe('an app with --static /assets=DIR and --static "/app=DIR spa"', () => {
   });
 });
 
+// ---- no bodies in memory: every file streamed ----
+
+describe('--static-cache-size 0: every file is streamed from disk', () => {
+  let keel;
+  before(async () => {
+    keel = await startKeel(null, ['--static', `/assets=${ROOT}`, '--static-cache-size', '0'], { workers: 1 });
+  });
+  after(() => keel?.stop());
+
+  test('whole files, ranges, 304s and siblings are the same as from memory', async () => {
+    const url = `${keel.url}/assets`;
+    const full = await get(`${url}/app.js`);
+    assert.equal(full.text, files['app.js']);
+    assert.equal((await get(`${url}/app.js`, { range: 'bytes=-5' })).text, files['app.js'].slice(-5));
+    assert.equal((await get(`${url}/app.js`, { 'if-none-match': full.headers.etag })).status, 304);
+    assert.deepEqual((await get(`${url}/page.html`, { 'accept-encoding': 'gzip' })).body, gzipSync(files['page.html']));
+    assert.equal((await get(`${url}/empty.txt`)).body.length, 0);
+  });
+});
+
 // ---- HTTP/2 over TLS ----
 
 describe('static files over HTTPS with HTTP/2', () => {
