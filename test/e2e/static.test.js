@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { connect as h2connect } from 'node:http2';
+import { connect as h2connect, constants as h2constants } from 'node:http2';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
@@ -62,6 +62,21 @@ function writeTree() {
 writeTree();
 
 const sha = (buf) => createHash('sha256').update(buf).digest('hex');
+
+/** How many descriptors keel's workers hold open on `path`, from /proc. */
+function descriptorsOn(keel, path) {
+  let n = 0;
+  for (const pid of keel.workerPids()) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`) === path) n++;
+        } catch {}
+      }
+    } catch {}
+  }
+  return n;
+}
 
 async function get(url, headers = {}, method = 'GET') {
   const res = await request(url, { method, headers });
@@ -264,20 +279,7 @@ describe('--static /assets=DIR, routes only', () => {
   });
 
   test('clients that go away mid-stream: the file descriptors are closed, the workers keep serving', async () => {
-    const bigPath = join(ROOT, 'big.bin');
-    const openOnBig = () => {
-      let n = 0;
-      for (const pid of keel.workerPids()) {
-        try {
-          for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-            try {
-              if (readlinkSync(`/proc/${pid}/fd/${fd}`) === bigPath) n++;
-            } catch {}
-          }
-        } catch {}
-      }
-      return n;
-    };
+    const openOnBig = () => descriptorsOn(keel, join(ROOT, 'big.bin'));
     for (let i = 0; i < 10; i++) {
       // Read the head and a little of the body, then reset the connection.
       await rawExchange(keel.port, 'GET /assets/big.bin HTTP/1.1\r\nHost: x\r\n\r\n', { until: (d) => d.length > 70_000, timeout: 5000 });
@@ -449,6 +451,30 @@ describe('static files over HTTPS with HTTP/2', () => {
       const head = await h2get(session, '/assets/app.js', { ':method': 'HEAD' });
       assert.equal(head.status, 200);
       assert.equal(head.body.length, 0);
+    } finally {
+      session.close();
+    }
+  });
+
+  test('HTTP/2 streams cancelled mid-file: descriptors closed, the connection and the worker go on', async () => {
+    const session = h2connect(`https://127.0.0.1:${port}`, { ca: pki.ca.certPem });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((resolve, reject) => {
+          const stream = session.request({ ':path': '/assets/big.bin' });
+          const timer = setTimeout(() => reject(new Error('no data within 5 s')), 5000);
+          stream.once('data', () => {
+            clearTimeout(timer);
+            stream.close(h2constants.NGHTTP2_CANCEL);
+          });
+          stream.on('close', resolve);
+          stream.on('error', () => {});
+          stream.end();
+        });
+      }
+      await waitFor(() => descriptorsOn(keel, join(ROOT, 'big.bin')) === 0, { timeout: 5000, what: 'no descriptor left open on big.bin' });
+      const again = await h2get(session, '/assets/app.js');
+      assert.equal(again.body.toString(), files['app.js']);
     } finally {
       session.close();
     }

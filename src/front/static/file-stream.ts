@@ -25,13 +25,13 @@ export function streamFile(res: ServerResponse, rep: Representation, status: num
   open(rep.real, OPEN_FLAGS, (openErr, fd) => {
     if (openErr) return onFailure('changed');
     // The client may have gone while the file was being opened.
-    if (res.destroyed) return close(fd, noop);
+    if (isGone(res)) return close(fd, noop);
     fstat(fd, (statErr, stats) => {
       if (statErr || !stats.isFile() || stats.ino !== rep.ino || stats.size !== rep.size || stats.mtimeMs !== rep.mtimeMs) {
         close(fd, noop);
         return statErr ? onFailure('error', statErr) : onFailure('changed');
       }
-      if (res.destroyed) return close(fd, noop);
+      if (isGone(res)) return close(fd, noop);
       const stream = createReadStream('', { fd, start, end, highWaterMark: CHUNK, autoClose: true });
       res.writeHead(status, headers);
       pipeFile(stream, res, end - start + 1);
@@ -49,6 +49,16 @@ function pipeFile(stream: ReadStream, res: ServerResponse, expected: number): vo
   // A client that goes away stops the read and closes the descriptor.
   res.on('close', () => stream.destroy());
   stream.pipe(res, { end: false });
+}
+
+/**
+ * Whether the response can no longer be sent: its 'close' has come or will come before any
+ * listener added now. HTTP/2's compatibility response has no `destroyed`; its stream does.
+ */
+export function isGone(res: ServerResponse): boolean {
+  if (res.destroyed) return true;
+  const stream = (res as unknown as { stream?: { destroyed: boolean; closed: boolean } }).stream;
+  return stream !== undefined && (stream.destroyed || stream.closed);
 }
 
 function noop(): void {}

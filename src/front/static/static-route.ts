@@ -17,7 +17,7 @@ import { codingWeights, pickCoding } from './accept-encoding.js';
 import { parseRange } from './byte-range.js';
 import { evaluatePreconditions, hasConditionals, ifRangeHolds } from './conditional.js';
 import { FileCache, type FileEntry, type Representation } from './file-cache.js';
-import { streamFile } from './file-stream.js';
+import { isGone, streamFile } from './file-stream.js';
 import { type SafePath, hasExtension, resolveSafePath, urlOf } from './safe-path.js';
 import { redirectToDirectory, sendStaticError } from './static-answers.js';
 import { cacheControlOf, contentTypeOf, partialHeaders } from './static-headers.js';
@@ -133,7 +133,7 @@ export function createStaticRoute(route: StaticRoute, config: ResolvedConfig): A
       return;
     }
     streamFile(res, rep, status, headers, start, end, (reason) => {
-      if (res.headersSent || res.destroyed) return;
+      if (res.headersSent || isGone(res)) return;
       // The file changed since it was described: describe it again and retry, a bounded number of times.
       cache.invalidate(entry.key);
       if (reason === 'changed' && attempt + 1 < MAX_ATTEMPTS) {
