@@ -397,6 +397,9 @@ describe('--static-cache-size 0: every file is streamed from disk', () => {
     assert.equal((await get(`${url}/app.js`, { 'if-none-match': full.headers.etag })).status, 304);
     assert.deepEqual((await get(`${url}/page.html`, { 'accept-encoding': 'gzip' })).body, gzipSync(files['page.html']));
     assert.equal((await get(`${url}/empty.txt`)).body.length, 0);
+    assert.equal(sha((await get(`${url}/medium.bin`)).body), sha(MEDIUM));
+    assert.deepEqual((await get(`${url}/medium.bin`, { range: 'bytes=50000-50099' })).body, MEDIUM.subarray(50_000, 50_100));
+    assert.equal(sha((await get(`${url}/big.bin`)).body), sha(BIG));
   });
 });
 
