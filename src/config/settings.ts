@@ -230,6 +230,22 @@ export const settings = [
     section: 'routes',
   }),
   setting({
+    key: 'staticCacheSize',
+    flag: 'static-cache-size',
+    type: bytes(),
+    default: 16 * 1024 * 1024,
+    help: 'Memory each worker may use to keep small static files, per --static route (Nginx open_file_cache); 0 reads every file from disk.',
+    section: 'routes',
+  }),
+  setting({
+    key: 'staticCacheMaxFile',
+    flag: 'static-cache-max-file',
+    type: bytes(),
+    default: 256 * 1024,
+    help: 'Static files up to this size are kept in memory (with their precompressed siblings); larger ones are streamed from disk.',
+    section: 'routes',
+  }),
+  setting({
     key: 'proxy',
     flag: 'proxy',
     type: proxyRoutes(),
