@@ -31,20 +31,24 @@ function parseQ(text: string): number {
   return Number(text);
 }
 
+/** How much a client wants each coding keel can send, 0 to 1. */
+export interface CodingWeights {
+  readonly br: number;
+  readonly gzip: number;
+}
+
 /**
- * Picks the coding for a client from its Accept-Encoding value:
+ * Reads an Accept-Encoding value into weights for brotli and gzip:
  * - q-values are honoured, and q=0 forbids a coding;
  * - `*` stands for any coding not named (so `*;q=0` with nothing else forbids both);
  * - `x-gzip` counts as gzip (RFC 9110 §8.4.1.3);
- * - at equal q, brotli wins: smaller for the same CPU at the levels keel uses;
  * - an entry with a malformed q is ignored, as if absent;
  * - `identity;q=0` is not enforced: when neither br nor gzip is acceptable the response goes out
  *   uncompressed rather than as a 406 (what Nginx and the `compression` middleware do too).
  *
- * @example negotiateEncoding('gzip;q=1, br;q=0.5') // 'gzip'
- * @example negotiateEncoding('br;q=0, *') // 'gzip'
+ * @example parseAcceptEncoding('br;q=0, *;q=0.5') // { br: 0, gzip: 0.5 }
  */
-export function negotiateEncoding(header: string): Encoding {
+export function parseAcceptEncoding(header: string): CodingWeights {
   let br = -1;
   let gzip = -1;
   let star = -1;
@@ -66,10 +70,29 @@ export function negotiateEncoding(header: string): Encoding {
     else if (name === 'gzip' || name === 'x-gzip') gzip = Math.max(gzip, q);
     else if (name === '*') star = Math.max(star, q);
   }
-  if (br < 0) br = star;
-  if (gzip < 0) gzip = star;
-  if (br <= 0 && gzip <= 0) return '';
-  return br >= gzip ? 'br' : 'gzip';
+  return { br: Math.max(br < 0 ? star : br, 0), gzip: Math.max(gzip < 0 ? star : gzip, 0) };
+}
+
+/**
+ * The coding to send given which ones are available (a static file's `.br` and `.gz` siblings, or
+ * both for on-the-fly compression); at equal q brotli wins: smaller for the same CPU at keel's levels.
+ */
+export function pickCoding(weights: CodingWeights, hasBr: boolean, hasGzip: boolean): 'br' | 'gzip' | null {
+  const br = hasBr ? weights.br : 0;
+  const gzip = hasGzip ? weights.gzip : 0;
+  if (br > 0 && br >= gzip) return 'br';
+  if (gzip > 0) return 'gzip';
+  return null;
+}
+
+/**
+ * Picks the coding for on-the-fly compression from a client's Accept-Encoding value.
+ *
+ * @example negotiateEncoding('gzip;q=1, br;q=0.5') // 'gzip'
+ * @example negotiateEncoding('br;q=0, *') // 'gzip'
+ */
+export function negotiateEncoding(header: string): Encoding {
+  return pickCoding(parseAcceptEncoding(header), true, true) ?? '';
 }
 
 /** Browsers send a handful of distinct values, so remembered answers make negotiation a map lookup. */
@@ -85,4 +108,19 @@ export function encodingFor(header: string): Encoding {
     if (header.length <= 256) remembered.set(header, encoding);
   }
   return encoding;
+}
+
+const NONE: CodingWeights = { br: 0, gzip: 0 };
+const rememberedWeights = new Map<string, CodingWeights>();
+
+/** parseAcceptEncoding, remembered per header value like encodingFor. */
+export function codingWeights(header: string | undefined): CodingWeights {
+  if (header === undefined || header === '') return NONE;
+  let weights = rememberedWeights.get(header);
+  if (weights === undefined) {
+    weights = parseAcceptEncoding(header);
+    if (rememberedWeights.size >= MAX_REMEMBERED) rememberedWeights.clear();
+    if (header.length <= 256) rememberedWeights.set(header, weights);
+  }
+  return weights;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseRange } from '../../dist/front/static/byte-range.js';
 import { evaluatePreconditions, ifRangeHolds } from '../../dist/front/static/conditional.js';
-import { codingWeights, parseAcceptEncoding, pickCoding } from '../../dist/front/static/accept-encoding.js';
+import { codingWeights, parseAcceptEncoding, pickCoding } from '../../dist/front/accept-encoding.js';
 import { cacheControlOf, contentTypeOf, etagOf, isHashedName } from '../../dist/front/static/static-headers.js';
 import { hasExtension, resolveSafePath, urlOf } from '../../dist/front/static/safe-path.js';
 

@@ -13,7 +13,7 @@ import type { ResolvedConfig } from '../../config/resolve.js';
 import type { StaticRoute } from '../../config/route-types.js';
 import type { AdaptedApp } from '../../worker/adapters/types.js';
 import { sendErrorPage } from '../error-page.js';
-import { codingWeights, pickCoding } from './accept-encoding.js';
+import { codingWeights, pickCoding } from '../accept-encoding.js';
 import { parseRange } from './byte-range.js';
 import { evaluatePreconditions, hasConditionals, ifRangeHolds } from './conditional.js';
 import { FileCache, type FileEntry, type Representation } from './file-cache.js';
