@@ -17,6 +17,7 @@ import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
 import { TlsSource } from '../tls/tls-source.js';
 import { PrimaryServices } from '../supervisor/primary-services.js';
+import { registerCacheServices } from '../front/cache/memory-store.js';
 import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
 
@@ -82,6 +83,8 @@ export async function serve(input: ServeInput): Promise<void> {
   let admin: Server | null = null;
   // Shared state workers reach over IPC (rate-limit counters, cache entries) lives here, in one process.
   const services = new PrimaryServices();
+  // The in-memory response cache is one LRU here for every worker (not with --cache-redis).
+  registerCacheServices(services, config);
   // Managed upstreams listen before any worker proxies to them.
   const apps = UpstreamApps.create(config, log);
   await apps.start();
