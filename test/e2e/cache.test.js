@@ -6,30 +6,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { appCalls, fetchVia } from '../helpers/cache-client.js';
 import { startKeel, tempDir } from '../helpers/keel.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 const APP = 'test/fixtures/cache-app.js';
 
-/** GET (or another method) through keel: status, headers and the body as text and JSON (when it is). */
-export async function fetchVia(base, path, { method = 'GET', headers = {} } = {}) {
-  const res = await request(`${base}${path}`, { method, headers });
-  const text = await res.body.text();
-  let json = null;
-  try {
-    json = JSON.parse(text);
-  } catch {}
-  return { status: res.statusCode, headers: res.headers, text, json };
-}
-
-export async function appCalls(base, path) {
-  const res = await request(`${base}/count?path=${encodeURIComponent(path)}`, { headers: { 'cache-control': 'no-store' } });
-  return Number(await res.body.text());
-}
-
 /** Starts keel with the fixture app and a fresh call counter. */
-export async function startCacheKeel(args, options = {}) {
+async function startCacheKeel(args, options = {}) {
   const hits = join(tempDir('keel-cache-'), 'hits');
   return startKeel(APP, args, { workers: 2, ...options, env: { CACHE_HITS_FILE: hits, ...options.env } });
 }
