@@ -35,8 +35,7 @@ export function varyNames(field: string | readonly string[] | number | undefined
 }
 
 /** A request header's value for keying: repeated lines joined, spaces around commas normalised, as RFC 9111 §4.1 allows. */
-function normalisedValue(value: string | string[] | undefined): string {
-  if (value === undefined) return '';
+function normalisedValue(value: string | string[]): string {
   const text = Array.isArray(value) ? value.join(',') : value;
   return text.replace(/\s*,\s*/g, ',').trim();
 }
@@ -48,6 +47,7 @@ function normalisedValue(value: string | string[] | undefined): string {
 export function variantKey(primary: string, names: readonly string[], headers: IncomingHttpHeaders): string {
   let key = primary;
   // NUL cannot appear in a header value or a URL, so fields cannot run into each other.
-  for (const name of names) key += `\u0000${name}=${normalisedValue(headers[name])}`;
+  // An absent header only matches absent (RFC 9111 §4.1), not empty: absent has no '='.
+  for (const name of names) key += headers[name] === undefined ? `\u0000${name}` : `\u0000${name}=${normalisedValue(headers[name])}`;
   return key;
 }
