@@ -84,7 +84,7 @@ export async function serve(input: ServeInput): Promise<void> {
   // Shared state workers reach over IPC (rate-limit counters, cache entries) lives here, in one process.
   const services = new PrimaryServices();
   // The in-memory response cache is one LRU here for every worker (not with --cache-redis).
-  registerCacheServices(services, config);
+  const primaryCache = registerCacheServices(services, config);
   // Managed upstreams listen before any worker proxies to them.
   const apps = UpstreamApps.create(config, log);
   await apps.start();
@@ -98,6 +98,7 @@ export async function serve(input: ServeInput): Promise<void> {
       // HUP re-reads the certificates too; bad ones fail the reload and the old workers keep serving.
       const nextTls = await TlsSource.create(next, log, notice);
       await apps.reload(next);
+      primaryCache.reconfigure(next);
       tls.stop();
       tls = nextTls;
       watchTls();

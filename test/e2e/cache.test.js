@@ -139,6 +139,26 @@ describe('response cache in memory (--cache)', () => {
     assert.equal(await calls('/swr'), 2, 'exactly one refresh');
   });
 
+  it('stale-if-error: an expired entry stands in for a 500 within its window (X-Cache: STALE); without it the 500 passes', async () => {
+    const path = '/sie?cc=max-age%3D1%2C%20stale-if-error%3D60&fail-after=1';
+    const first = await get(path);
+    await sleep(1300);
+    const stale = await get(path);
+    assert.equal(stale.status, 200);
+    assert.equal(stale.headers['x-cache'], 'STALE');
+    assert.equal(stale.text, first.text);
+    assert.equal(await calls('/sie'), 2, 'the app was asked and failed');
+    const again = await get(path);
+    assert.equal(again.status, 200, 'the failure did not replace the kept copy');
+
+    const plainPath = '/sie-none?cc=max-age%3D1&fail-after=1';
+    await get(plainPath);
+    await sleep(1300);
+    const failed = await get(plainPath);
+    assert.equal(failed.status, 500);
+    assert.equal(failed.headers['x-cache'], 'MISS');
+  });
+
   it('concurrent misses for one key make one app call, across two workers', async () => {
     const path = '/coalesce?cc=max-age%3D60&delay=300';
     const results = await Promise.all(Array.from({ length: 20 }, () => get(path)));

@@ -254,3 +254,33 @@ describe('maxEntryBytes', () => {
     assert.equal(maxEntryBytes({ cache: 0, cacheRedis: 'redis://x' }), 1024 * 1024);
   });
 });
+
+describe('registerCacheServices (the primary side, over the real PrimaryServices)', async () => {
+  const { PrimaryServices, SERVICES } = await import('../../dist/supervisor/primary-services.js');
+  const { registerCacheServices } = await import('../../dist/front/cache/memory-store.js');
+  let id = 0;
+  const call = (services, service, args) => {
+    let reply;
+    services.answer({ type: 'keel:call', id: ++id, service, args }, (r) => (reply = r));
+    return reply.result;
+  };
+  const record = (size) => ({ meta: '{}', body: Buffer.alloc(size).toString('base64'), size });
+
+  test('set, get and delete through the services; a reload can shrink, turn off and turn on the cache', () => {
+    const services = new PrimaryServices();
+    const cache = registerCacheServices(services, { cache: 1000, cacheRedis: null });
+    call(services, SERVICES.cacheSet, { key: 'a', record: record(400), ttlMs: 60_000 });
+    call(services, SERVICES.cacheSet, { key: 'b', record: record(400), ttlMs: 60_000 });
+    assert.equal(call(services, SERVICES.cacheGet, { key: 'a' }).meta, '{}');
+    cache.reconfigure({ cache: 500, cacheRedis: null });
+    assert.equal(call(services, SERVICES.cacheGet, { key: 'b' }), null, 'shrinking evicted the least recently used');
+    assert.ok(call(services, SERVICES.cacheGet, { key: 'a' }));
+    call(services, SERVICES.cacheSet, { key: 'a', record: null, ttlMs: 0 });
+    assert.equal(call(services, SERVICES.cacheGet, { key: 'a' }), null);
+    cache.reconfigure({ cache: 500, cacheRedis: 'redis://x' });
+    assert.equal(call(services, SERVICES.cacheLock, { key: 'k', token: 't', ttlMs: 1000 }), true, 'off: nobody waits');
+    assert.equal(call(services, SERVICES.cacheGet, { key: 'a' }), null);
+    cache.reconfigure({ cache: 500, cacheRedis: null });
+    assert.equal(call(services, SERVICES.cacheLock, { key: 'k', token: 't', ttlMs: 1000 }), true);
+  });
+});

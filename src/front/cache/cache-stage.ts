@@ -46,6 +46,8 @@ const MAX_ENTRY = 8 * 1024 * 1024;
 const REDIS_DEFAULT_ENTRY = 1024 * 1024;
 
 const PLAIN_POLICY = requestPolicy(undefined);
+/** The errors a stale copy may stand in for (RFC 5861 §4). */
+const ERRORS = new Set([500, 502, 503, 504]);
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const kInvalidate = Symbol('keel.cacheInvalidate');
 
@@ -63,6 +65,12 @@ export function createCacheStage(config: ResolvedConfig, primary: PrimaryChannel
 
 function hostOf(req: IncomingMessage): string | undefined {
   return req.headers.host ?? (req.headers[':authority'] as string | undefined);
+}
+
+/** A stale entry kept in reserve for stale-if-error. */
+interface Stale {
+  readonly meta: EntryMeta;
+  readonly body: Buffer;
 }
 
 /** A decoded lookup: the key the entry lives under, and what was found there. */
@@ -161,6 +169,7 @@ class ResponseCache implements CacheStage {
   private async lookup(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, policy: RequestPolicy, mayStore: boolean): Promise<void> {
     const found = await this.find(key, req);
     const now = Date.now();
+    let fallback: Stale | null = null;
     if (found.meta !== null) {
       const state = entryState(found.meta, policy, now);
       if (state === 'fresh') return this.answer(req, res, found.meta, found.body!, 'HIT', now);
@@ -169,6 +178,7 @@ class ResponseCache implements CacheStage {
         this.refreshInBackground(req, target, next, key, found.key);
         return;
       }
+      if (state === 'stale-if-error') fallback = { meta: found.meta, body: found.body! };
     }
     if (policy.onlyIfCached) {
       res.setHeader('x-cache', 'MISS');
@@ -177,11 +187,11 @@ class ResponseCache implements CacheStage {
     }
     if (!mayStore || !policy.store) return this.fetch(req, res, target, next, key, null, '', false, false);
     if (found.pass) return this.fetch(req, res, target, next, key, null, '', true, false);
-    await this.fetchOnce(req, res, target, next, key, found.key, policy, now);
+    await this.fetchOnce(req, res, target, next, key, found.key, policy, now, fallback);
   }
 
   /** One fetch per key: take the lock and fetch, or wait for whoever holds it. */
-  private async fetchOnce(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, at: string, policy: RequestPolicy, start: number): Promise<void> {
+  private async fetchOnce(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, at: string, policy: RequestPolicy, start: number, fallback: Stale | null): Promise<void> {
     let entryKey = at;
     let delay = 10;
     for (;;) {
@@ -195,9 +205,9 @@ class ResponseCache implements CacheStage {
           void this.store.unlock(entryKey, token).catch(() => {});
           return this.answer(req, res, again.meta, again.body!, 'HIT', Date.now());
         }
-        return this.fetch(req, res, target, next, key, entryKey, token, true, false);
+        return this.fetch(req, res, target, next, key, entryKey, token, true, false, fallback);
       }
-      if (Date.now() - start >= WAIT_MS) return this.fetch(req, res, target, next, key, null, '', true, false);
+      if (Date.now() - start >= WAIT_MS) return this.fetch(req, res, target, next, key, null, '', true, false, fallback);
       await sleep(delay);
       delay = Math.min(delay * 2, 100);
       if (res.destroyed) return;
@@ -234,7 +244,18 @@ class ResponseCache implements CacheStage {
    * Sends the request on and records the answer when `store`; `lockedKey` is the key whose lock this
    * request holds (released when the answer is kept, refused, or the response closes).
    */
-  fetch(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, lockedKey: string | null, token: string, store: boolean, refresh: boolean): void {
+  fetch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    next: CallTarget,
+    key: string,
+    lockedKey: string | null,
+    token: string,
+    store: boolean,
+    refresh: boolean,
+    fallback: Stale | null = null,
+  ): void {
     if (!refresh) {
       if (res.headersSent || res.writableEnded) {
         if (lockedKey !== null) void this.store.unlock(lockedKey, token).catch(() => {});
@@ -247,7 +268,7 @@ class ResponseCache implements CacheStage {
       next(req, res, target);
       return;
     }
-    const job = new Fetch(this, req, key, lockedKey, token, refresh);
+    const job = new Fetch(this, req, key, lockedKey, token, refresh, fallback);
     // A HEAD goes on as a GET so there is a body to keep (Nginx's proxy_cache_convert_head); the client still gets the head only.
     const clientHead = req.method === 'HEAD';
     if (clientHead) req.method = 'GET';
@@ -302,8 +323,8 @@ class ResponseCache implements CacheStage {
   /** An answer that cannot be kept: mark the key so others stop queueing on it, and release the lock. */
   async refuse(job: Fetch, status: number): Promise<void> {
     if (job.lockedKey === null) return;
-    // A failed refresh leaves the stale copy alone; stale-if-error may still use it.
-    const markPass = !(job.refresh && status >= 500);
+    // An error does not replace a kept copy: stale-if-error may still use it.
+    const markPass = !(status >= 500 && (job.refresh || job.fallback !== null));
     if (markPass) await this.store.set(job.lockedKey, { meta: PASS_META, body: Buffer.alloc(0) }, PASS_TTL_MS).catch((err: unknown) => this.warnStore(err));
     await this.release(job);
   }
@@ -348,6 +369,7 @@ class Fetch implements CaptureOwner {
   readonly ifNoneMatch: string | undefined;
   readonly ifModifiedSince: string | undefined;
   readonly authorized: boolean;
+  readonly clientHead: boolean;
   requestTime = 0;
   freshness: Freshness | null = null;
   names: readonly string[] = [];
@@ -361,7 +383,9 @@ class Fetch implements CaptureOwner {
     public lockedKey: string | null,
     readonly token: string,
     readonly refresh: boolean,
+    readonly fallback: Stale | null,
   ) {
+    this.clientHead = req.method === 'HEAD';
     this.requestHeaders = req.headers;
     this.ifNoneMatch = req.headers['if-none-match'];
     this.ifModifiedSince = req.headers['if-modified-since'];
@@ -377,6 +401,13 @@ class Fetch implements CaptureOwner {
       responseTime: capture.responseTime,
     });
     const declared = Number(headerText(capture.headers['content-length']) ?? -1);
+    if (this.fallback !== null && ERRORS.has(capture.status)) {
+      // stale-if-error (RFC 5861): the kept copy stands in for the error; the error is logged by whoever made it.
+      const { meta, body } = this.fallback;
+      const age = currentAge(meta.initialAge, meta.responseTime, Date.now());
+      capture.replacement = { status: meta.status, headers: hitHeaders(meta, body.length, age, 'STALE'), body: this.clientHead ? null : body };
+      capture.swallow = true;
+    }
     if (freshness.refusal !== '' || declared > this.cache.maxEntry) {
       capture.stop();
       this.settled = true;

@@ -52,7 +52,21 @@ export class MemoryCache {
   private readonly locks = new Map<string, { token: string; expiresAt: number }>();
   private used = 0;
 
-  constructor(readonly maxBytes: number) {}
+  constructor(private maxBytes: number) {}
+
+  /** A new bound; shrinking evicts the least recently used entries at once. */
+  resize(maxBytes: number): void {
+    this.maxBytes = maxBytes;
+    this.evict();
+  }
+
+  private evict(): void {
+    for (const [oldKey, old] of this.entries) {
+      if (this.used <= this.maxBytes) break;
+      this.entries.delete(oldKey);
+      this.used -= old.size;
+    }
+  }
 
   get bytesUsed(): number {
     return this.used;
@@ -79,11 +93,7 @@ export class MemoryCache {
     if (record.size > this.maxBytes || ttlMs <= 0) return false;
     this.entries.set(key, { meta: record.meta, body: record.body, size: record.size, expiresAt: now + ttlMs });
     this.used += record.size;
-    for (const [oldKey, old] of this.entries) {
-      if (this.used <= this.maxBytes) break;
-      this.entries.delete(oldKey);
-      this.used -= old.size;
-    }
+    this.evict();
     return true;
   }
 
@@ -97,6 +107,8 @@ export class MemoryCache {
   lock(key: string, token: string, ttlMs: number, now = Date.now()): boolean {
     const held = this.locks.get(key);
     if (held !== undefined && held.expiresAt > now) return false;
+    // Locks of fetches that died unreleased expire; forget them now and then rather than on a timer.
+    if (this.locks.size >= 1024) for (const [k, lock] of this.locks) if (lock.expiresAt <= now) this.locks.delete(k);
     this.locks.set(key, { token, expiresAt: now + ttlMs });
     return true;
   }
@@ -106,30 +118,48 @@ export class MemoryCache {
   }
 }
 
+/** The primary's cache, re-sized or turned on and off when a reload changes --cache or --cache-redis. */
+export interface PrimaryCache {
+  reconfigure(config: Pick<ResolvedConfig, 'cache' | 'cacheRedis'>): void;
+}
+
 /**
- * Registers the in-primary store's services, when the config asks for an in-memory cache (not
- * when --cache-redis is set: the workers then talk to Redis directly). Called by `keel serve`.
+ * Registers the in-primary store's services. The LRU exists only when the config asks for an
+ * in-memory cache (not with --cache-redis: workers then talk to Redis directly); otherwise the
+ * services answer "nothing kept", so a worker of an older generation never fails on them.
+ * Called once by `keel serve`; `reconfigure` on each reload.
+ *
+ * @example
+ *   const cache = registerCacheServices(services, config);
+ *   // on HUP: cache.reconfigure(next);
  */
-export function registerCacheServices(services: PrimaryServices, config: ResolvedConfig): MemoryCache | null {
-  if (config.cache <= 0 || config.cacheRedis) return null;
-  const lru = new MemoryCache(config.cache);
-  services.register(SERVICES.cacheGet, (args) => lru.get((args as { key: string }).key));
+export function registerCacheServices(services: PrimaryServices, config: Pick<ResolvedConfig, 'cache' | 'cacheRedis'>): PrimaryCache {
+  let lru: MemoryCache | null = null;
+  const reconfigure = (next: Pick<ResolvedConfig, 'cache' | 'cacheRedis'>): void => {
+    const wanted = next.cache > 0 && !next.cacheRedis ? next.cache : 0;
+    if (wanted === 0) lru = null;
+    else if (lru === null) lru = new MemoryCache(wanted);
+    else lru.resize(wanted);
+  };
+  reconfigure(config);
+  services.register(SERVICES.cacheGet, (args) => lru?.get((args as { key: string }).key) ?? null);
   services.register(SERVICES.cacheSet, (args) => {
     const { key, record, ttlMs } = args as SetArgs;
-    if (record === null) lru.delete(key);
-    else lru.set(key, record, ttlMs);
+    if (record === null) lru?.delete(key);
+    else lru?.set(key, record, ttlMs);
     return true;
   });
   services.register(SERVICES.cacheLock, (args) => {
     const { key, token, ttlMs } = args as LockArgs;
-    return lru.lock(key, token, ttlMs ?? 10_000);
+    // Off (a reload turned it off under an older worker): every fetch may go on at once.
+    return lru?.lock(key, token, ttlMs ?? 10_000) ?? true;
   });
   services.register(SERVICES.cacheUnlock, (args) => {
     const { key, token } = args as LockArgs;
-    lru.unlock(key, token);
+    lru?.unlock(key, token);
     return true;
   });
-  return lru;
+  return { reconfigure };
 }
 
 /** The worker's side of the in-primary store. */

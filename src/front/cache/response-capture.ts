@@ -24,6 +24,18 @@ export interface CaptureOwner {
 }
 
 type Fn = (...args: any[]) => any;
+
+export interface Replacement {
+  readonly status: number;
+  readonly headers: OutgoingHttpHeaders;
+  /** null for a HEAD request. */
+  readonly body: Buffer | null;
+}
+
+/** Drops what the app had set with setHeader: the replacement's head is complete by itself. */
+function clearHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+}
 type Captured = ServerResponse & { [kCapture]?: Capture };
 
 export class Capture {
@@ -37,6 +49,8 @@ export class Capture {
   swallow: boolean;
   /** Send 304 instead of the status the app chose. */
   notModified = false;
+  /** Send this instead of what the app sends (a stale copy standing in for an error, stale-if-error). */
+  replacement: Replacement | null = null;
   /** Epoch ms when the head was written. */
   responseTime = 0;
   readonly origWriteHead: Fn;
@@ -133,6 +147,13 @@ function seeHead(capture: Capture, status: number, headers: HeaderMap): void {
 /** write() or end() before writeHead(): the head is what setHeader and statusCode say. */
 function implicitHead(res: ServerResponse, capture: Capture): void {
   seeHead(capture, res.statusCode, headOf(res, undefined));
+  const replacement = capture.replacement;
+  if (replacement !== null) {
+    clearHeaders(res);
+    res.statusCode = replacement.status;
+    for (const name in replacement.headers) res.setHeader(name, replacement.headers[name]!);
+    return;
+  }
   if (!capture.notModified) return;
   res.statusCode = 304;
   if (res.hasHeader('content-length')) res.removeHeader('content-length');
@@ -143,6 +164,10 @@ function captureWriteHead(this: Captured, statusCode: number, reasonOrHeaders?: 
   if (capture.headSeen) return capture.origWriteHead.apply(this, arguments as unknown as unknown[]);
   const hasReason = typeof reasonOrHeaders === 'string';
   seeHead(capture, statusCode, headOf(this, (hasReason ? headers : reasonOrHeaders) as OutgoingHttpHeaders | undefined));
+  if (capture.replacement !== null) {
+    clearHeaders(this);
+    return capture.origWriteHead.call(this, capture.replacement.status, capture.replacement.headers);
+  }
   if (!capture.notModified) return capture.origWriteHead.apply(this, arguments as unknown as unknown[]);
   // A 304 carries no body, so no length of one; the app's reason phrase belongs to its status.
   if (this.hasHeader('content-length')) this.removeHeader('content-length');
@@ -182,6 +207,8 @@ function captureEnd(this: Captured, chunk?: unknown, encoding?: unknown, cb?: un
       capture.owner.onComplete(capture);
     }
   }
+  const replacing = capture.replacement?.body;
+  if (replacing) return cb === undefined ? capture.origEnd.call(this, replacing) : capture.origEnd.call(this, replacing, cb);
   if (capture.swallow || chunk === undefined || chunk === null) return cb === undefined ? capture.origEnd.call(this) : capture.origEnd.call(this, cb);
   return capture.origEnd.call(this, chunk, encoding, cb);
 }
