@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { appCalls, fetchVia } from '../helpers/cache-client.js';
 import { startKeel, tempDir } from '../helpers/keel.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -298,5 +299,67 @@ describe('response cache size bound (LRU by bytes)', () => {
     assert.equal((await get(url(1))).headers['x-cache'], 'MISS', 'the least recently used entry was evicted');
     assert.equal((await get(url(11))).headers['x-cache'], 'HIT', 'the newest entry stays');
     assert.equal(await appCalls(keel.url, '/lru-0'), 1);
+  });
+});
+
+describe('response cache and routes', () => {
+  let keel;
+  let upstream;
+  let upstreamCalls = 0;
+  before(async () => {
+    // A plain upstream for the proxy route, counting its calls.
+    const { createServer } = await import('node:http');
+    upstream = createServer((req, res) => {
+      upstreamCalls++;
+      const body = JSON.stringify({ n: upstreamCalls, url: req.url });
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${upstream.address().port}`;
+    const assets = tempDir('keel-cache-static-');
+    keel = await startCacheKeel(['--cache', '256k', '--proxy', `/api=${origin}`, '--proxy', `/live=${origin} cache=off`, '--static', `/assets=${assets}`]);
+  });
+  after(async () => {
+    await keel?.stop();
+    upstream?.close();
+  });
+
+  it('proxied responses pass through the cache; cache=off and static routes do not', async () => {
+    const proxied = await fetchVia(keel.url, '/api/x');
+    assert.equal(proxied.headers['x-cache'], 'MISS');
+    const live = await fetchVia(keel.url, '/live/x');
+    assert.equal(live.headers['x-cache'], undefined);
+    const asset = await fetchVia(keel.url, '/assets/x.txt');
+    assert.equal(asset.headers['x-cache'], undefined);
+  });
+
+  it('a proxied response is kept and answered from the cache', async (t) => {
+    const first = await fetchVia(keel.url, '/api/kept');
+    if (first.status === 501) return t.skip('the proxy route is not implemented in this build');
+    const second = await fetchVia(keel.url, '/api/kept');
+    assert.equal(second.headers['x-cache'], 'HIT');
+    assert.equal(second.text, first.text);
+    const calls = upstreamCalls;
+    await fetchVia(keel.url, '/api/kept');
+    assert.equal(upstreamCalls, calls);
+  });
+
+  it('a hit is compressed for the client like a fresh answer', async (t) => {
+    const { gunzipSync } = await import('node:zlib');
+    const path = '/compressed?cc=max-age%3D60&size=4000';
+    const raw = async () => {
+      const res = await request(`${keel.url}${path}`, { headers: { 'accept-encoding': 'gzip' } });
+      return { headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+    };
+    const miss = await raw();
+    if (miss.headers['content-encoding'] !== 'gzip') return t.skip('compression is not implemented in this build');
+    const hit = await raw();
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(hit.body).toString(), gunzipSync(miss.body).toString());
+    const plain = await fetchVia(keel.url, path);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.text, gunzipSync(miss.body).toString());
   });
 });

@@ -274,7 +274,8 @@ class ResponseCache implements CacheStage {
     if (clientHead) req.method = 'GET';
     // The answer must be the full representation: conditionals are answered here, from what comes back.
     if (job.ifNoneMatch !== undefined || job.ifModifiedSince !== undefined) stripConditionals(req);
-    captureResponse(res, job, this.maxEntry, clientHead);
+    const capture = captureResponse(res, job, this.maxEntry, clientHead);
+    if (!refresh) capture.xCache = 'MISS';
     if (lockedKey !== null) res.once('close', onFetchClose);
     job.requestTime = Date.now();
     next(req, res, target);

@@ -53,6 +53,8 @@ export class Capture {
   replacement: Replacement | null = null;
   /** Epoch ms when the head was written. */
   responseTime = 0;
+  /** The X-Cache value, set again at the head if something (an error page) cleared the headers; '' for none. */
+  xCache = '';
   readonly origWriteHead: Fn;
   readonly origWrite: Fn;
   readonly origEnd: Fn;
@@ -137,6 +139,7 @@ function headOf(res: ServerResponse, given: OutgoingHttpHeaders | readonly unkno
 }
 
 function seeHead(capture: Capture, status: number, headers: HeaderMap): void {
+  if (capture.xCache !== '' && !capture.res.hasHeader('x-cache')) capture.res.setHeader('x-cache', capture.xCache);
   capture.headSeen = true;
   capture.status = status;
   capture.headers = headers;
