@@ -311,9 +311,13 @@ describe('response cache and routes', () => {
     const { createServer } = await import('node:http');
     upstream = createServer((req, res) => {
       upstreamCalls++;
-      const body = JSON.stringify({ n: upstreamCalls, url: req.url });
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
+      const q = new URL(req.url, 'http://x').searchParams;
+      const body = JSON.stringify({ n: upstreamCalls, url: req.url, inm: req.headers['if-none-match'] ?? null });
+      const send = () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': q.get('cc') ?? 'max-age=60', etag: '"u1"', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      };
+      setTimeout(send, Number(q.get('delay') ?? 0));
     });
     await new Promise((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     const origin = `http://127.0.0.1:${upstream.address().port}`;
@@ -343,6 +347,38 @@ describe('response cache and routes', () => {
     const calls = upstreamCalls;
     await fetchVia(keel.url, '/api/kept');
     assert.equal(upstreamCalls, calls);
+  });
+
+  it('proxied: concurrent misses make one upstream request; a conditional miss gets 304 while the full answer is kept', async (t) => {
+    const probe = await fetchVia(keel.url, '/api/probe');
+    if (probe.status === 501) return t.skip('the proxy route is not implemented in this build');
+    const before = upstreamCalls;
+    const results = await Promise.all(Array.from({ length: 20 }, () => fetchVia(keel.url, '/api/coalesce?delay=300')));
+    assert.equal(upstreamCalls - before, 1);
+    for (const r of results) assert.equal(r.text, results[0].text);
+
+    const conditional = await fetchVia(keel.url, '/api/conditional', { headers: { 'if-none-match': '"u1"' } });
+    assert.equal(conditional.status, 304);
+    const full = await fetchVia(keel.url, '/api/conditional');
+    assert.equal(full.headers['x-cache'], 'HIT');
+    assert.equal(full.json.inm, null, 'the upstream got an unconditional request');
+  });
+
+  it('proxied: stale-while-revalidate refreshes through the upstream in the background', async (t) => {
+    const path = '/api/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30';
+    const first = await fetchVia(keel.url, path);
+    if (first.status === 501) return t.skip('the proxy route is not implemented in this build');
+    await sleep(1300);
+    const before = upstreamCalls;
+    const stale = await fetchVia(keel.url, path);
+    assert.equal(stale.headers['x-cache'], 'STALE');
+    assert.equal(stale.text, first.text);
+    const fresh = await waitFor(async () => {
+      const r = await fetchVia(keel.url, path);
+      return r.headers['x-cache'] === 'HIT' && r;
+    }, { timeout: 5000, what: 'the refreshed entry' });
+    assert.notEqual(fresh.text, first.text);
+    assert.equal(upstreamCalls - before, 1);
   });
 
   it('a hit is compressed for the client like a fresh answer', async (t) => {
