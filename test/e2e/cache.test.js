@@ -5,6 +5,7 @@
 // The fixture app counts its calls across workers in a file; a hit is a request that added none.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { appCalls, fetchVia } from '../helpers/cache-client.js';
@@ -397,5 +398,41 @@ describe('response cache and routes', () => {
     const plain = await fetchVia(keel.url, path);
     assert.equal(plain.headers['content-encoding'], undefined);
     assert.equal(plain.text, gunzipSync(miss.body).toString());
+  });
+});
+
+describe('response cache over HTTP/2 (h2c)', () => {
+  let keel;
+  before(async () => {
+    keel = await startCacheKeel(['--cache', '256k', '--h2c']);
+  });
+  after(() => keel?.stop());
+
+  /** curl over cleartext HTTP/2: status line and headers (lower-cased names), and the body. */
+  function h2(path, ...args) {
+    const out = execFileSync('curl', ['-s', '-i', '--http2-prior-knowledge', ...args, `${keel.url}${path}`], { encoding: 'utf8', timeout: 10_000 });
+    const [head, ...rest] = out.split('\r\n\r\n');
+    const lines = head.split('\r\n');
+    const headers = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    return { status: Number(lines[0].split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
+  }
+
+  it('MISS then HIT with the original Date and an Age; HEAD and a conditional answered from the entry', async () => {
+    const path = '/h2?cc=max-age%3D60&etag=h2';
+    const miss = h2(path);
+    assert.equal(miss.headers['x-cache'], 'MISS');
+    await sleep(1100);
+    const hit = h2(path);
+    assert.equal(hit.status, 200);
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.body, miss.body);
+    assert.equal(hit.headers.date, miss.headers.date, 'the Date of the original response');
+    assert.ok(Number(hit.headers.age) >= 1);
+    const head = h2(path, '-I');
+    assert.equal(head.headers['x-cache'], 'HIT');
+    assert.equal(head.body, '');
+    const notModified = h2(path, '-H', 'if-none-match: "h2"');
+    assert.equal(notModified.status, 304);
+    assert.equal(await appCalls(keel.url, '/h2'), 1);
   });
 });

@@ -305,6 +305,8 @@ class ResponseCache implements CacheStage {
   /** Keeps a recorded answer under its key (and its vary record), then releases the lock. */
   async keep(job: Fetch, capture: Capture, freshness: Freshness, names: readonly string[]): Promise<void> {
     const headers = keptHeaders(capture.headers);
+    // Node adds Date below this stage; a hit must carry the original one (with Age), not the time of the hit.
+    if (headers.date === undefined) headers.date = new Date(capture.responseTime).toUTCString();
     const meta = entryMeta(capture.status, headers, freshness, capture.responseTime);
     const ttl = storeTtlMs(freshness);
     const body = capture.body();
