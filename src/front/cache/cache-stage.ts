@@ -108,7 +108,7 @@ class ResponseCache implements CacheStage {
     const key = primaryKey(req.keel!.scheme, hostOf(req), req.url!);
     // A range is answered by the app (the cache keeps whole representations only).
     if (req.headers.range !== undefined && policy.lookup) {
-      this.lookup(req, res, target, next, key, policy, false).catch((err: unknown) => this.failed(err, req, res, target, next));
+      void this.lookup(req, res, target, next, key, policy, false);
       return;
     }
     if (!policy.lookup) {
@@ -116,14 +116,15 @@ class ResponseCache implements CacheStage {
       this.fetch(req, res, target, next, key, null, '', policy.store, false);
       return;
     }
-    this.lookup(req, res, target, next, key, policy, true).catch((err: unknown) => this.failed(err, req, res, target, next));
+    void this.lookup(req, res, target, next, key, policy, true);
   }
 
   /** A bug or store failure before anything was sent: the request still gets its answer, uncached. */
   private failed(err: unknown, req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget): void {
     this.warnStore(err);
-    if (res.headersSent || res.writableEnded) return;
-    if (!res.hasHeader('x-cache')) res.setHeader('x-cache', 'MISS');
+    // X-Cache is set just before the request goes on (or in a cached answer's head): never send it on twice.
+    if (res.headersSent || res.writableEnded || res.destroyed || res.hasHeader('x-cache')) return;
+    res.setHeader('x-cache', 'MISS');
     next(req, res, target);
   }
 
@@ -167,6 +168,14 @@ class ResponseCache implements CacheStage {
   }
 
   private async lookup(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, policy: RequestPolicy, mayStore: boolean): Promise<void> {
+    try {
+      await this.decide(req, res, target, next, key, policy, mayStore);
+    } catch (err) {
+      this.failed(err, req, res, target, next);
+    }
+  }
+
+  private async decide(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, policy: RequestPolicy, mayStore: boolean): Promise<void> {
     const found = await this.find(key, req);
     const now = Date.now();
     let fallback: Stale | null = null;
@@ -186,7 +195,8 @@ class ResponseCache implements CacheStage {
       return;
     }
     if (!mayStore || !policy.store) return this.fetch(req, res, target, next, key, null, '', false, false);
-    if (found.pass) return this.fetch(req, res, target, next, key, null, '', true, false);
+    // A pass record, or a request with credentials (its answer is likely personal, and others should not queue on it): no lock.
+    if (found.pass || req.headers.authorization !== undefined) return this.fetch(req, res, target, next, key, null, '', true, false, fallback);
     await this.fetchOnce(req, res, target, next, key, found.key, policy, now, fallback);
   }
 
@@ -257,7 +267,7 @@ class ResponseCache implements CacheStage {
     fallback: Stale | null = null,
   ): void {
     if (!refresh) {
-      if (res.headersSent || res.writableEnded) {
+      if (res.headersSent || res.writableEnded || res.destroyed) {
         if (lockedKey !== null) void this.store.unlock(lockedKey, token).catch(() => {});
         return;
       }
