@@ -15,8 +15,8 @@ const APP = 'test/fixtures/cache-app.js';
 const HOST = { host: 'shop.example' };
 const via = (keel, path, opts = {}) => fetchVia(keel.url, path, { ...opts, headers: { ...HOST, ...opts.headers } });
 
-async function startRedis(t) {
-  const port = await freePort();
+async function startRedis(t, port) {
+  port ??= await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const stop = () => {
     try {
@@ -85,7 +85,8 @@ describe('response cache in Redis, shared by two keel processes', () => {
   });
 
   it('stale-while-revalidate across machines: STALE, then one refresh', async () => {
-    const path = '/swr-redis?cc=max-age%3D1%2C%20stale-while-revalidate%3D30';
+    // The refresh takes 300 ms, so it cannot finish before all three stale lookups are done.
+    const path = '/swr-redis?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300';
     await via(a, path);
     await sleep(1300);
     const stale = await Promise.all([via(a, path), via(b, path), via(b, path)]);
@@ -118,5 +119,10 @@ describe('response cache with Redis down', () => {
     assert.equal(warnings.length, 1);
     // The URL (which may hold a password) never reaches the log.
     assert.ok(!keel.stderr.includes(redis.url));
+
+    // Redis back on the same address: the cache works again, without a restart of keel.
+    await startRedis(t, redis.port);
+    await waitFor(async () => (await via(keel, path)).headers['x-cache'] === 'HIT', { timeout: 10_000, interval: 200, what: 'caching to resume' });
+    assert.ok(keel.errorLog().some((l) => /Redis reachable again/.test(l.msg)));
   });
 });

@@ -121,7 +121,8 @@ describe('response cache in memory (--cache)', () => {
   });
 
   it('stale-while-revalidate: a stale entry is served (X-Cache: STALE) while one background refresh replaces it', async () => {
-    const path = '/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30';
+    // The refresh takes 300 ms, so it cannot finish before the stale lookups are done.
+    const path = '/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300';
     const first = await get(path);
     assert.equal(first.headers['x-cache'], 'MISS');
     await sleep(1300);
