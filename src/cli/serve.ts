@@ -18,6 +18,7 @@ import { resolvePrivileges } from '../supervisor/privileges.js';
 import { TlsSource } from '../tls/tls-source.js';
 import { PrimaryServices } from '../supervisor/primary-services.js';
 import { registerCacheServices } from '../front/cache/memory-store.js';
+import { checkCacheConfig } from '../front/cache/cache-config.js';
 import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
 
@@ -51,6 +52,7 @@ function checkServeConfig(config: ResolvedConfig): void {
     throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
   }
   checkRoutes(config);
+  checkCacheConfig(config);
   if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
     throw keelError('KEEL_ERR_CONFIG_VALUE', {
       setting: '--access-logformat',

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startKeel, tempDir } from '../helpers/keel.js';
+import { runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { appCalls, fetchVia } from '../helpers/cache-client.js';
@@ -124,5 +124,14 @@ describe('response cache with Redis down', () => {
     await startRedis(t, redis.port);
     await waitFor(async () => (await via(keel, path)).headers['x-cache'] === 'HIT', { timeout: 10_000, interval: 200, what: 'caching to resume' });
     assert.ok(keel.errorLog().some((l) => /Redis reachable again/.test(l.msg)));
+  });
+});
+
+describe('--cache-redis validation', () => {
+  it('refuses a value that is not a redis:// or rediss:// URL with exit status 2, without echoing it', async () => {
+    const { code, stderr } = await runKeel(['serve', APP, '--cache-redis', 'http://user:hunter2@example', '--admin', 'off', '--workers', '1']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--cache-redis: expected a redis:\/\/ or rediss:\/\/ URL/);
+    assert.ok(!stderr.includes('hunter2'));
   });
 });
