@@ -90,6 +90,18 @@ describe('response cache in memory (--cache)', () => {
     assert.equal(b.headers['x-cache'], 'MISS');
   });
 
+  it('the age a response arrives with counts: its Age header and a Date in the past', async () => {
+    const [, aged] = await twice('/arrived-aged?cc=max-age%3D60&age=50', 1);
+    assert.equal(aged.headers['x-cache'], 'HIT');
+    assert.ok(Number(aged.headers.age) >= 50, `Age ${aged.headers.age}`);
+    const [, tooOld] = await twice('/arrived-too-old?cc=max-age%3D60&age=70', 2);
+    assert.equal(tooOld.headers['x-cache'], 'MISS');
+    const [, dated] = await twice('/arrived-dated?cc=max-age%3D60&date=-30', 1);
+    assert.ok(Number(dated.headers.age) >= 29, `Age ${dated.headers.age}`);
+    const [, expiredByDate] = await twice('/arrived-expired-by-date?cc=max-age%3D60&date=-120', 2);
+    assert.equal(expiredByDate.headers['x-cache'], 'MISS');
+  });
+
   it('an entry expires with its max-age', async () => {
     const path = '/expiring?cc=max-age%3D1';
     await get(path);
