@@ -314,6 +314,18 @@ describe('response cache size bound (LRU by bytes)', () => {
     assert.equal((await get(url(11))).headers['x-cache'], 'HIT', 'the newest entry stays');
     assert.equal(await appCalls(keel.url, '/lru-0'), 1);
   });
+
+  it('entries live in the primary, so they survive a reload (HUP) that replaces every worker', async () => {
+    const path = '/survives-reload?cc=max-age%3D60';
+    await fetchVia(keel.url, path);
+    const pids = keel.workerPids();
+    keel.signal('SIGHUP');
+    await waitFor(() => keel.errorLog().some((e) => /^reload complete/.test(e.msg ?? '')), { timeout: 15_000, what: 'the reload' });
+    await waitFor(() => !keel.workerPids().some((pid) => pids.includes(pid)), { timeout: 15_000, what: 'the old workers to go' });
+    const after = await fetchVia(keel.url, path);
+    assert.equal(after.headers['x-cache'], 'HIT');
+    assert.equal(await appCalls(keel.url, '/survives-reload'), 1);
+  });
 });
 
 describe('response cache and routes', () => {
