@@ -19,6 +19,8 @@ import { TlsSource } from '../tls/tls-source.js';
 import { PrimaryServices } from '../supervisor/primary-services.js';
 import { checkLimitRules } from '../front/ratelimit/limit-rules.js';
 import { registerCounterServices } from '../front/ratelimit/primary-counters.js';
+import { registerCacheServices } from '../front/cache/memory-store.js';
+import { checkCacheConfig } from '../front/cache/cache-config.js';
 import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
 
@@ -53,6 +55,7 @@ function checkServeConfig(config: ResolvedConfig): void {
   }
   checkRoutes(config);
   checkLimitRules(config);
+  checkCacheConfig(config);
   if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
     throw keelError('KEEL_ERR_CONFIG_VALUE', {
       setting: '--access-logformat',
@@ -86,6 +89,8 @@ export async function serve(input: ServeInput): Promise<void> {
   // Shared state workers reach over IPC (rate-limit counters, cache entries) lives here, in one process.
   const services = new PrimaryServices();
   registerCounterServices(services);
+  // The in-memory response cache is one LRU here for every worker (not with --cache-redis).
+  const primaryCache = registerCacheServices(services, config);
   // Managed upstreams listen before any worker proxies to them.
   const apps = UpstreamApps.create(config, log);
   await apps.start();
@@ -99,6 +104,7 @@ export async function serve(input: ServeInput): Promise<void> {
       // HUP re-reads the certificates too; bad ones fail the reload and the old workers keep serving.
       const nextTls = await TlsSource.create(next, log, notice);
       await apps.reload(next);
+      primaryCache.reconfigure(next);
       tls.stop();
       tls = nextTls;
       watchTls();

@@ -1,0 +1,137 @@
+// The response cache in Redis (--cache-redis): two keel processes on one real redis-server share
+// entries (a miss on A is a hit on B) and coalesce concurrent misses between them; entries are
+// hashes with a TTL of freshness plus the stale window; Redis going away never fails a request.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { runKeel, startKeel, tempDir } from '../helpers/keel.js';
+import { freePort } from '../helpers/ports.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+import { appCalls, fetchVia } from '../helpers/cache-client.js';
+
+const APP = 'test/fixtures/cache-app.js';
+/** Keys include the Host, as Nginx's $proxy_host: machines behind one name share entries. */
+const HOST = { host: 'shop.example' };
+const via = (keel, path, opts = {}) => fetchVia(keel.url, path, { ...opts, headers: { ...HOST, ...opts.headers } });
+
+async function startRedis(t, port) {
+  port ??= await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const stop = () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {}
+  };
+  t.after?.(stop);
+  process.on('exit', stop);
+  const cli = (...args) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).trim();
+  await waitFor(() => {
+    try {
+      return cli('ping') === 'PONG';
+    } catch {
+      return false;
+    }
+  }, { timeout: 10_000, what: 'redis-server to answer PING' });
+  return { port, child, stop, cli, url: `redis://127.0.0.1:${port}` };
+}
+
+describe('response cache in Redis, shared by two keel processes', () => {
+  let redis;
+  let a;
+  let b;
+  before(async (t) => {
+    redis = await startRedis(t);
+    // One call counter for both keels: a hit on B must not reach B's app either.
+    const hits = join(tempDir('keel-cache-redis-'), 'hits');
+    const env = { CACHE_HITS_FILE: hits };
+    [a, b] = await Promise.all([
+      startKeel(APP, ['--cache-redis', redis.url], { workers: 2, env }),
+      startKeel(APP, ['--cache-redis', redis.url], { workers: 2, env }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    redis?.stop();
+  });
+
+  it('a miss on keel A is a hit on keel B', async () => {
+    const path = '/shared?cc=max-age%3D60&etag=s1';
+    const miss = await via(a, path);
+    assert.equal(miss.headers['x-cache'], 'MISS');
+    const hit = await via(b, path);
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.text, miss.text);
+    assert.equal(hit.headers.etag, '"s1"');
+    assert.equal(await appCalls(a.url, '/shared'), 1);
+  });
+
+  it('keeps each entry as a hash with a TTL of freshness plus the stale window', async () => {
+    await via(a, '/ttl?cc=max-age%3D100%2C%20stale-while-revalidate%3D50');
+    const keys = redis.cli('--scan', '--pattern', 'keel:c:*/ttl*').split('\n').filter(Boolean);
+    assert.equal(keys.length, 1, keys.join(' '));
+    assert.equal(redis.cli('type', keys[0]), 'hash');
+    const ttl = Number(redis.cli('pttl', keys[0]));
+    assert.ok(ttl > 140_000 && ttl <= 150_000, `pttl ${ttl}`);
+    assert.match(redis.cli('hget', keys[0], 'm'), /"kind":"entry"/);
+  });
+
+  it('concurrent misses through both keels (4 workers) make one app call', async () => {
+    const path = '/coalesce-redis?cc=max-age%3D60&delay=300';
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => via(i % 2 ? a : b, path)));
+    assert.equal(await appCalls(a.url, '/coalesce-redis'), 1);
+    for (const r of results) assert.equal(r.text, results[0].text);
+    assert.equal(results.filter((r) => r.headers['x-cache'] === 'MISS').length, 1);
+  });
+
+  it('stale-while-revalidate across machines: STALE, then one refresh', async () => {
+    // The refresh takes 300 ms, so it cannot finish before all three stale lookups are done.
+    const path = '/swr-redis?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300';
+    await via(a, path);
+    await sleep(1300);
+    const stale = await Promise.all([via(a, path), via(b, path), via(b, path)]);
+    for (const r of stale) assert.equal(r.headers['x-cache'], 'STALE');
+    await waitFor(async () => (await via(b, path)).headers['x-cache'] === 'HIT', { timeout: 5000, what: 'the refreshed entry' });
+    assert.equal(await appCalls(a.url, '/swr-redis'), 2);
+  });
+});
+
+describe('response cache with Redis down', () => {
+  it('serves every request without the cache and logs the outage once', async (t) => {
+    const redis = await startRedis(t);
+    const hits = join(tempDir('keel-cache-redis-'), 'hits');
+    const keel = await startKeel(APP, ['--cache-redis', redis.url], { workers: 1, env: { CACHE_HITS_FILE: hits } });
+    t.after(() => keel.stop());
+    const path = '/down?cc=max-age%3D60';
+    await via(keel, path);
+    assert.equal((await via(keel, path)).headers['x-cache'], 'HIT');
+    redis.stop();
+    await waitFor(() => redis.child.exitCode !== null || redis.child.signalCode !== null, { timeout: 5000, what: 'redis-server to exit' });
+    for (let i = 0; i < 5; i++) {
+      const r = await via(keel, path);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-cache'], 'MISS');
+    }
+    const warnings = await waitFor(() => {
+      const found = keel.errorLog().filter((l) => /Redis unreachable/.test(l.msg));
+      return found.length > 0 && found;
+    }, { timeout: 5000, what: 'the outage warning' });
+    assert.equal(warnings.length, 1);
+    // The URL (which may hold a password) never reaches the log.
+    assert.ok(!keel.stderr.includes(redis.url));
+
+    // Redis back on the same address: the cache works again, without a restart of keel.
+    await startRedis(t, redis.port);
+    await waitFor(async () => (await via(keel, path)).headers['x-cache'] === 'HIT', { timeout: 10_000, interval: 200, what: 'caching to resume' });
+    assert.ok(keel.errorLog().some((l) => /Redis reachable again/.test(l.msg)));
+  });
+});
+
+describe('--cache-redis validation', () => {
+  it('refuses a value that is not a redis:// or rediss:// URL with exit status 2, without echoing it', async () => {
+    const { code, stderr } = await runKeel(['serve', APP, '--cache-redis', 'http://user:hunter2@example', '--admin', 'off', '--workers', '1']);
+    assert.equal(code, 2);
+    assert.match(stderr, /--cache-redis: expected a redis:\/\/ or rediss:\/\/ URL/);
+    assert.ok(!stderr.includes('hunter2'));
+  });
+});
