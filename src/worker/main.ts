@@ -57,6 +57,15 @@ export async function runWorker(): Promise<void> {
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole process group, so workers ignore it.
   process.on('SIGINT', () => {});
   const { config, tls: firstTls, upstreams: firstUpstreams } = await receiveConfig();
+  // Managed (--run) upstreams can move while the app loads; a message with no listener is lost, so
+  // this one listens from the start and keeps the latest addresses for the proxies built later.
+  const proxies = new Map<string, ProxyHandler>();
+  let managedUpstreams = firstUpstreams;
+  process.on('message', (message: unknown) => {
+    if (!isMessage<UpstreamsMessage>(message, MSG.upstreams)) return;
+    managedUpstreams = message.upstreams;
+    for (const [path, upstreams] of Object.entries(message.upstreams)) proxies.get(path)?.setUpstreams(upstreams);
+  });
   const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'worker' });
   const redact = createRedactor(config.secrets);
   const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
@@ -90,11 +99,10 @@ export async function runWorker(): Promise<void> {
   let requests = 0;
   const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
   const primary = new PrimaryChannel();
-  const proxies = new Map<string, ProxyHandler>();
   const handlerFor = (route: Route): AdaptedApp => {
     if (route.kind === 'static') return createStaticRoute(route, config);
     const proxy = createProxyRoute(route, config, log);
-    const managed = firstUpstreams[route.path];
+    const managed = managedUpstreams[route.path];
     if (route.run && managed) proxy.setUpstreams(managed);
     proxies.set(route.path, proxy);
     return proxy;
@@ -158,9 +166,6 @@ export async function runWorker(): Promise<void> {
     if (isMessage(message, MSG.drain)) void drain('asked by primary');
     else if (isMessage<TlsMessage>(message, MSG.tls)) {
       if (tls?.update(message.tls)) listeners.updateTls(tls.serverOptions());
-    }
-    else if (isMessage<UpstreamsMessage>(message, MSG.upstreams)) {
-      for (const [path, upstreams] of Object.entries(message.upstreams)) proxies.get(path)?.setUpstreams(upstreams);
     }
     else if (isMessage(message, MSG.reopenLogs)) {
       writer?.reopen();
