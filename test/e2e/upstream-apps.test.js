@@ -223,6 +223,18 @@ describe('TERM', () => {
   });
 });
 
+describe("keel's primary killed with SIGKILL", { skip: !existsSync('/usr/bin/setpriv') && 'no setpriv (util-linux)' }, () => {
+  it('takes its instances with it: the kernel sends them SIGTERM (setpriv --pdeathsig)', async (t) => {
+    const keel = await startKeel(null, ['--run', NODE_RUN, '--instances', '2'], { workers: 1 });
+    t.after(() => keel.stop());
+    const instances = servingPids(keel);
+    assert.equal(instances.length, 2);
+    process.kill(keel.pid, 'SIGKILL');
+    await keel.waitExit();
+    for (const pid of instances) await waitFor(() => !isAlive(pid), { timeout: 5000, what: `instance ${pid} to die with keel` });
+  });
+});
+
 describe('an instance that cannot start', () => {
   it('exits at once: exit status 2 and one clear line with its last output, before anything listens', async () => {
     const marker = `marker-exit-${process.pid}`;
