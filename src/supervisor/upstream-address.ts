@@ -2,7 +2,7 @@
  * Where a managed upstream instance listens: a free loopback port for `{port}`, or a fresh unix
  * socket path in keel's private directory for `{socket}`, and the command with it filled in.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -54,9 +54,15 @@ export class SocketDir {
   private dir: string | null = null;
   private counter = 0;
 
+  /** `owner`: with --user, the instances create their sockets and the workers connect as that user. */
+  constructor(private readonly owner: { readonly uid?: number; readonly gid?: number } = {}) {}
+
   /** A path no instance used before, so a replacement and the instance it replaces can coexist. */
   nextPath(label: string): string {
-    this.dir ??= mkdtempSync(join(tmpdir(), 'keel-run-'));
+    if (!this.dir) {
+      this.dir = mkdtempSync(join(tmpdir(), 'keel-run-'));
+      if (this.owner.uid !== undefined || this.owner.gid !== undefined) chownSync(this.dir, this.owner.uid ?? -1, this.owner.gid ?? -1);
+    }
     this.counter += 1;
     return join(this.dir, `${label.replace(/[^A-Za-z0-9_.-]/g, '_')}-${this.counter}.sock`);
   }

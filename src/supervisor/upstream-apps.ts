@@ -15,6 +15,7 @@ import type { ProxyRoute, RunSpec } from '../config/route-types.js';
 import { type KeelError, keelError } from '../errors.js';
 import type { UpstreamTargets } from '../ipc.js';
 import type { ErrorLog } from '../observe/error-log.js';
+import { resolvePrivileges } from './privileges.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { SocketDir, allocateAddress, programName } from './upstream-address.js';
 import { UpstreamInstance } from './upstream-instance.js';
@@ -67,7 +68,8 @@ export class UpstreamApps {
   /** Every instance not yet exited, whatever its role: serving, starting, replaced and draining. */
   private readonly live = new Set<UpstreamInstance>();
   private readonly listeners: Array<(targets: UpstreamTargets) => void> = [];
-  private readonly sockets = new SocketDir();
+  private readonly privileges: { uid?: number; gid?: number };
+  private readonly sockets: SocketDir;
   private phase: Phase = 'idle';
   private stopping: Promise<void> | null = null;
   private reloads: Promise<void> = Promise.resolve();
@@ -80,7 +82,10 @@ export class UpstreamApps {
   private constructor(
     private config: ResolvedConfig,
     private readonly log: ErrorLog,
-  ) {}
+  ) {
+    this.privileges = resolvePrivileges(config.user, config.group);
+    this.sockets = new SocketDir(this.privileges);
+  }
 
   static create(config: ResolvedConfig, log: ErrorLog): UpstreamApps {
     return new UpstreamApps(config, log);
@@ -198,7 +203,7 @@ export class UpstreamApps {
   private async spawn(route: RunRoute, slot: Slot, command: string): Promise<UpstreamInstance> {
     const name = instanceName(command, slot);
     const address = await allocateAddress(command, this.sockets, `${name.replace('#', '-')}`);
-    const instance = new UpstreamInstance({ name, route: route.path, command, address, env: this.config.env, cwd: this.config.cwd, log: this.log });
+    const instance = new UpstreamInstance({ name, route: route.path, command, address, env: this.config.env, cwd: this.config.cwd, log: this.log, privileges: this.privileges });
     this.live.add(instance);
     void instance.exited.then(() => this.onExit(route, slot, instance));
     this.log.debug({ upstream: name, upstream_pid: instance.pid, route: route.path, target: instance.target }, 'upstream starting');

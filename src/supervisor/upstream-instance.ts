@@ -25,6 +25,8 @@ export interface InstanceSpec {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly log: ErrorLog;
+  /** --user/--group: instances run unprivileged like the workers, never as the root a primary may be. */
+  readonly privileges: { readonly uid?: number; readonly gid?: number };
 }
 
 export interface InstanceExit {
@@ -72,7 +74,7 @@ export class UpstreamInstance {
     if (spec.address.port !== null) env.PORT = String(spec.address.port);
     const shell = ['/bin/sh', '-c', `exec ${fillCommand(spec.command, spec.address)}`];
     const [file, ...args] = [...deathSignalWrapper(), ...shell];
-    this.child = spawn(file, args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(file, args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...spec.privileges });
     this.pid = this.child.pid ?? 0;
     const log = spec.log.child({ upstream: spec.name, upstream_pid: this.pid, route: spec.route });
     for (const stream of ['stdout', 'stderr'] as const) {

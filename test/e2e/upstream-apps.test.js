@@ -4,7 +4,7 @@
 // stops them on TERM leaving no process behind. A tiny Node server is the fast upstream; Gunicorn
 // with a Flask app (Debian packages) is the real one.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
@@ -264,15 +264,21 @@ describe('an instance that cannot start', () => {
 
 describe('{socket}', () => {
   let keel;
+  let socketDir = null;
   before(async () => {
     keel = await startKeel(null, ['--run', `${process.execPath} ${SERVER} --socket {socket}`, '--instances', '2'], { workers: 1 });
   });
-  after(() => keel?.stop());
+  after(async () => {
+    await keel?.stop();
+    // stop() kills keel with SIGKILL, so keel could not remove its socket directory itself.
+    if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+  });
 
   it('runs each instance on its own unix socket in a private directory, and proxies to it', async () => {
     const sockets = await distinct(keel.url, 10, (j) => j.where);
     assert.equal(sockets.size, 2);
     for (const socket of sockets) {
+      socketDir = dirname(socket);
       assert.match(socket, /\/keel-run-[^/]+\/node-\d-\d+\.sock$/);
       assert.equal(statSync(dirname(socket)).mode & 0o777, 0o700, 'only keel’s user may reach the sockets');
       assert.ok(statSync(socket).isSocket());
