@@ -222,7 +222,10 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     const retryable = (connectFailed || reset) && IDEMPOTENT.has(this.req.method!) && (!this.hasBody || !this.sent) && !this.res.headersSent;
     if (retryable && upstream !== null) {
       (this.tried ??= []).push(upstream);
-      if (this.tried.length < this.core.upstreams.length) {
+      // Not a count: a managed (--run) upstream that died is dropped from the list while its requests
+      // are in flight, so `tried` may hold one the list no longer has.
+      const tried = this.tried;
+      if (this.core.upstreams.some((u) => !tried.includes(u))) {
         this.core.log.warn({ requestId: this.ctx.id, upstream: upstream.url, code }, 'upstream failed; retrying on another');
         this.sent = false;
         this.abortUpstream = null;
