@@ -189,6 +189,75 @@ describe('HUP with a steady request loop', () => {
   });
 });
 
+describe('HUP with a changed config file', () => {
+  let keel;
+  let dir;
+  const writeConfig = (routes) => writeFileSync(join(dir, 'keel.config.json'), JSON.stringify({ routes }));
+  before(async () => {
+    dir = tempDir();
+    writeConfig([{ path: '/py', run: `${NODE_RUN} v1`, instances: 2 }]);
+    keel = await startKeel(null, ['--graceful-timeout', '5'], { workers: 1, cwd: dir });
+  });
+  after(() => keel?.stop());
+
+  const reloads = () => keel.errorLog().filter((l) => l.msg.startsWith('reload complete')).length;
+
+  it('a new command and instance count: every instance runs the new command, one more of them, no failed request', async () => {
+    const load = startLoad(keel.url, { connections: 2, maxMs: 30_000, path: '/py/during-reload' });
+    await sleep(200);
+    writeConfig([{ path: '/py', run: `${NODE_RUN} v2`, instances: 3 }]);
+    keel.signal('SIGHUP');
+    await waitFor(() => reloads() === 1, { timeout: 20_000, what: 'the reload to complete' });
+    await waitFor(() => servingPids(keel).length === 3, { timeout: 10_000, what: 'a third instance' });
+    const result = await load.stop();
+    assert.equal(result.failed, 0, JSON.stringify(result));
+    const answers = new Map();
+    for (let i = 0; i < 15; i++) {
+      const res = await get(`${keel.url}/py/x`);
+      answers.set(res.json.pid, res.json.args);
+    }
+    assert.equal(answers.size, 3, 'three instances serve');
+    for (const args of answers.values()) assert.equal(args.at(-1), 'v2', 'each runs the new command');
+  });
+
+  it('a replacement that cannot start: the running instances keep serving, and the error is logged', async () => {
+    const serving = servingPids(keel).sort();
+    writeConfig([{ path: '/py', run: 'false {port}', instances: 3 }]);
+    keel.signal('SIGHUP');
+    await waitFor(() => reloads() === 2, { timeout: 20_000, what: 'the reload to complete' });
+    const failure = await waitFor(() => keel.errorLog().find((l) => /^reload: .*false#1 .*exited \(exit code 1\) before it listened.*; keeping the running instance$/.test(l.msg)), {
+      what: "the replacement's failure in the log",
+    });
+    assert.equal(failure.level, 'error');
+    assert.deepEqual(servingPids(keel).sort(), serving, 'the same instances serve');
+    const seen = await distinct(`${keel.url}/py/x`, 12, (j) => j.pid);
+    assert.deepEqual([...seen].sort(), serving);
+    // A crash restart afterwards still uses the command that works.
+    process.kill(serving[0], 'SIGKILL');
+    const again = await waitFor(() => keel.errorLog().find((l) => l.msg === 'upstream listening again'), { timeout: 10_000, what: 'the restart' });
+    const res = await waitFor(async () => {
+      const r = await get(`${keel.url}/py/x`);
+      return r.json?.pid === again.upstream_pid ? r : null;
+    }, { what: 'an answer from the restarted instance' });
+    assert.equal(res.json.args.at(-1), 'v2');
+  });
+
+  it('a route the new config drops is stopped; one it adds is started', async () => {
+    const old = servingPids(keel);
+    writeConfig([{ path: '/other', run: `${NODE_RUN} v3`, instances: 1 }]);
+    keel.signal('SIGHUP');
+    await waitFor(() => reloads() === 3, { timeout: 20_000, what: 'the reload to complete' });
+    for (const pid of old) await waitFor(() => !isAlive(pid), { timeout: 10_000, what: `the /py instance ${pid} to stop` });
+    // A kept-alive connection may still reach an old worker (draining, with the old routes) for a moment.
+    const res = await waitFor(async () => {
+      const r = await get(`${keel.url}/other/x`);
+      return r.status === 200 ? r : null;
+    }, { what: '/other to answer 200' });
+    assert.equal(res.json.args.at(-1), 'v3');
+    assert.ok(keel.errorLog().some((l) => l.msg === 'reload: the route is gone; stopping its upstreams' && l.route === '/py'));
+  });
+});
+
 describe('TERM', () => {
   it('stops every instance with SIGTERM after the workers drained, exits 0, leaves no process behind', async (t) => {
     const keel = await startKeel(null, ['--run', NODE_RUN, '--instances', '2'], { workers: 2 });
@@ -205,6 +274,17 @@ describe('TERM', () => {
     const lastWorkerExit = log.findLastIndex((l) => l.msg.startsWith('worker exited'));
     const firstUpstreamTerm = log.findIndex((l) => /SIGTERM received/.test(l.msg ?? ''));
     assert.ok(lastWorkerExit < firstUpstreamTerm, 'the instances are stopped only once the workers drained');
+  });
+
+  it('in the middle of a HUP: keel still exits 0 and leaves no process behind', async (t) => {
+    const keel = await startKeel(null, ['--run', NODE_RUN, '--instances', '2'], { workers: 1 });
+    t.after(() => keel.stop());
+    keel.signal('SIGHUP');
+    await waitFor(() => keel.errorLog().some((l) => l.msg === 'upstream replaced'), { timeout: 10_000, what: 'the first replacement' });
+    const everything = keel.descendantPids();
+    keel.signal('SIGTERM');
+    assert.deepEqual(await keel.waitExit(15_000), { code: 0, signal: null });
+    for (const pid of everything) await waitFor(() => !isAlive(pid), { timeout: 5000, what: `process ${pid} to be gone` });
   });
 
   it('an instance that ignores SIGTERM is killed after --graceful-timeout', async (t) => {
