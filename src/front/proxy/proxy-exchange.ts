@@ -150,6 +150,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx (103 Early Hints): informational, the real answer follows.
+    if (statusCode < 200) return true;
     this.answered = true;
     this.status = statusCode;
     this.upstream!.recordSuccess();
