@@ -79,7 +79,7 @@ class UpgradeExchange implements ForwardHead, Dispatcher.DispatchHandler {
 
   start(): void {
     const { req, res, ctx } = this;
-    if (scanRequestHead(req.rawHeaders, false, this.core.balancer.header, this) !== FRAMING_OK || this.upgrade === '' || this.hasBody) {
+    if (scanRequestHead(req.rawHeaders, req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1', this.core.balancer.header, this) !== FRAMING_OK || this.upgrade === '' || this.hasBody) {
       ctx.event = 'bad-framing';
       sendErrorPage(req, res, 400, ctx.id, true);
       return;
