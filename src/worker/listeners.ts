@@ -17,6 +17,7 @@ import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
+import type { UpgradeHandler } from '../front/upgrade-request.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -41,6 +42,8 @@ export interface ListenerOptions {
   readonly onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void;
   /** The certificates and the rest the primary sent, when any bind is TLS. */
   readonly tls: WorkerTls | null;
+  /** Upgrade requests (WebSocket), when a proxy route can take them; null leaves them to Node (plain requests). */
+  readonly upgradeHandler?: UpgradeHandler | null;
 }
 
 /**
@@ -119,8 +122,9 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
 }
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
-  const { config, handler, redirectHandler, onClientError, tls } = options;
+  const { config, handler, redirectHandler, onClientError, tls, upgradeHandler } = options;
   const http = createHttp1Server(config, handler, onClientError);
+  if (upgradeHandler) http.on('upgrade', upgradeHandler);
 
   const sessions = new Set<Http2Session>();
   const keepAliveMs = config.keepAlive * 1000;
@@ -174,6 +178,8 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
     secure.on('tlsClientError', (_err, socket) => socket.destroy());
     applyHttp1Limits(secure, config, onClientError);
+    // HTTP/1.1 over TLS: WebSocket upgrades come to the secure server.
+    if (upgradeHandler) secure.on('upgrade', upgradeHandler);
   }
 
   let h2c: Http2Server | null = null;

@@ -18,6 +18,7 @@ import { createCompression } from '../front/compression.js';
 import { type ProxyHandler, createProxyRoute } from '../front/proxy/proxy-route.js';
 import { createRateLimitStage } from '../front/ratelimit/rate-limit-stage.js';
 import { createRouter } from '../front/router.js';
+import { createUpgradeHandler } from '../front/upgrade-request.js';
 import { createStaticRoute } from '../front/static/static-route.js';
 import type { AdaptedApp } from './adapters/types.js';
 import { PrimaryChannel } from './primary-channel.js';
@@ -112,7 +113,14 @@ export async function runWorker(): Promise<void> {
     compress: createCompression(config),
     cache: createCacheStage(config, primary, log),
   };
-  const pipeline = buildPipeline({ config, route: createRouter(config.routeTable, handlerFor, app), ...stages, boundary, accessLog, inflight, isDraining: () => draining });
+  const router = createRouter(config.routeTable, handlerFor, app);
+  const pipeline = buildPipeline({ config, route: router, ...stages, boundary, accessLog, inflight, isDraining: () => draining });
+  // Upgrade requests (WebSocket) take the same path without compression or cache (nothing to
+  // compress or keep in a tunnel); only proxy routes can carry them, so with none Node keeps them.
+  const upgradeHandler =
+    proxies.size > 0
+      ? createUpgradeHandler(buildPipeline({ config, route: router, rateLimit: stages.rateLimit, compress: null, cache: null, boundary, accessLog, inflight, isDraining: () => draining }))
+      : null;
   const tls = createWorkerTls(config, firstTls);
   // --redirect-http needs a TLS bind (checked in the primary), so `tls` exists when it is set.
   const redirectTarget = tls && config.redirectHttp ? { route: null, handler: createRedirectApp(httpsPort(config), tls.http01), cacheable: false, status: 404 } : null;
@@ -125,6 +133,7 @@ export async function runWorker(): Promise<void> {
     redirectHandler,
     onClientError: createClientErrorHandler(config, accessLog.logRefusal),
     tls,
+    upgradeHandler,
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
     flushLogs();

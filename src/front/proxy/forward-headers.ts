@@ -76,7 +76,8 @@ export function forwardedFor(client: string, peer: string | null): string {
  * Fills `out` with the head to send upstream, forwarding headers not yet added (appendForwarding);
  * returns FRAMING_BAD when the request must not be forwarded.
  */
-export function scanRequestHead(raw: readonly string[], http2: boolean, hashHeader: string | null, out: ForwardHead): number {
+export function scanRequestHead(raw: readonly string[], version: 'http/1.0' | 'http/1.1' | 'h2', hashHeader: string | null, out: ForwardHead): number {
+  const http2 = version === 'h2';
   const headers: string[] = [];
   let host: string | undefined;
   let hosts = 0;
@@ -173,8 +174,9 @@ export function scanRequestHead(raw: readonly string[], http2: boolean, hashHead
     headers.push(name, value);
   }
   // Ambiguous framing: Content-Length with Transfer-Encoding, a coding other than exactly chunked
-  // (Node would take "gzip, chunked" or "chunked, chunked"), two Host headers.
-  if (transferEncoding !== undefined && (contentLength !== undefined || transferEncoding.trim().toLowerCase() !== 'chunked')) return FRAMING_BAD;
+  // (Node would take "gzip, chunked" or "chunked, chunked"), Transfer-Encoding in HTTP/1.0 (RFC 9112
+  // §6.1: faulty framing), two Host headers.
+  if (transferEncoding !== undefined && (contentLength !== undefined || version === 'http/1.0' || transferEncoding.trim().toLowerCase() !== 'chunked')) return FRAMING_BAD;
   if (hosts > 1) return FRAMING_BAD;
   if (named !== null) removeNamed(headers, named);
   if (cookie !== undefined) headers.push('cookie', cookie);

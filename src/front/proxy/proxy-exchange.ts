@@ -108,7 +108,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   start(): void {
     const { req, res } = this;
     const http2 = (req as IncomingMessage & { stream?: unknown }).stream !== undefined;
-    if (scanRequestHead(req.rawHeaders, http2, this.core.balancer.header, this) !== FRAMING_OK) {
+    const version = http2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
+    if (scanRequestHead(req.rawHeaders, version, this.core.balancer.header, this) !== FRAMING_OK) {
       this.ctx.event = 'bad-framing';
       sendErrorPage(req, res, 400, this.ctx.id, true);
       return;
@@ -150,6 +151,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx (103 Early Hints): informational, the real answer follows.
+    if (statusCode < 200) return true;
     this.answered = true;
     this.status = statusCode;
     this.upstream!.recordSuccess();

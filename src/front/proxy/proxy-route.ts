@@ -15,6 +15,7 @@ import type { AdaptedApp } from '../../worker/adapters/types.js';
 import { type Balancer, createBalancer } from './balancer.js';
 import { type ActiveHealth, startActiveHealth } from './health.js';
 import { type ProxyCore, ProxyExchange } from './proxy-exchange.js';
+import { isUpgrade } from '../upgrade-request.js';
 import { proxyUpgrade } from './upgrade.js';
 import { type PoolSettings, Upstream } from './upstream-pool.js';
 
@@ -53,7 +54,7 @@ class ProxyRouteHandler implements ProxyHandler, ProxyCore {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    if ((req as IncomingMessage & { upgrade?: boolean }).upgrade === true) {
+    if (isUpgrade(req)) {
       proxyUpgrade(this, req, res);
       return;
     }
