@@ -1,6 +1,6 @@
 /**
  * Managed upstream apps (--run, and routes with `run`): the primary starts N copies of a server
- * command, each on its own loopback port or unix socket, waits until each listens, tells the
+ * command, each on its own loopback port or unix socket, waits until each answers HTTP, tells the
  * workers where they are, restarts a crashed one with backoff, replaces them one at a time on HUP,
  * and stops them after the workers drained. As PM2 or systemd would, but with keel's proxy in front.
  *
@@ -189,10 +189,10 @@ export class UpstreamApps {
     await Promise.race([instance.outputClosed, sleep(OUTPUT_WAIT_MS)]);
     const where = instance.target.replace(/^http:\/\//, '');
     const what = timedOut
-      ? `did not listen on ${where} within ${this.config.runStartTimeout} s (--run-start-timeout); is {port} or {socket} where the server takes its address?`
+      ? `did not answer HTTP on ${where} within ${this.config.runStartTimeout} s (--run-start-timeout); is {port} or {socket} where the server takes its address?`
       : instance.exit
-        ? `exited (${instance.describeExit()}) before it listened on ${where}`
-        : 'was stopped before it listened';
+        ? `exited (${instance.describeExit()}) before it answered on ${where}`
+        : 'was stopped before it answered';
     const output = instance.lastOutput();
     return keelError('KEEL_ERR_RUN_FAILED', {
       source: route.source,
@@ -275,7 +275,7 @@ export class UpstreamApps {
       this.log.info({ upstream: instance.spec.name, upstream_pid: instance.pid, route: route.path, target: instance.target }, 'upstream listening again');
       this.changed();
     } else if (outcome === 'timeout') {
-      this.log.error({ upstream: instance.spec.name, upstream_pid: instance.pid, route: route.path, seconds: this.config.runStartTimeout }, 'upstream did not listen in time (--run-start-timeout); killing it');
+      this.log.error({ upstream: instance.spec.name, upstream_pid: instance.pid, route: route.path, seconds: this.config.runStartTimeout }, 'upstream did not answer HTTP in time (--run-start-timeout); killing it');
       // Its exit comes back through onExit as a crash of the slot's instance, with backoff.
       void instance.stop('start timeout', 0);
     }

@@ -1,22 +1,44 @@
 /**
- * Waits until a just-started upstream accepts connections: keel connects and hangs up, again and
- * again, as a load balancer's TCP health check does, until it works, the instance exits, or time runs out.
+ * Waits until a just-started upstream answers HTTP: keel connects, sends `HEAD /`, and takes the
+ * first bytes of any response (404 and 500 included) as the sign, again and again until it works,
+ * the instance exits, or time runs out.
+ *
+ * Why not only a TCP connect: Gunicorn's master listens before its workers have imported the app,
+ * so a connect succeeds even when the app cannot load; only an answer shows a worker serves. On a
+ * HUP that is the difference between keeping the old instance and swapping in a broken one.
  */
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const POLL_MS = 50;
+const PROBE = 'HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: keel-start-check\r\nConnection: close\r\n\r\n';
 
-function tryConnect(target: { port?: number; path?: string }): Promise<boolean> {
+export interface ProbeTarget {
+  readonly port?: number;
+  readonly path?: string;
+}
+
+/** One attempt: true once the server sends the start of an HTTP response, false on refusal, reset, close or `timeoutMs`. */
+export function answersHttp(target: ProbeTarget, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = target.path ? connect({ path: target.path }) : connect({ host: '127.0.0.1', port: target.port! });
+    let head = '';
+    let settled = false;
     const done = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
       socket.destroy();
       resolve(ok);
     };
-    socket.once('connect', () => done(true));
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => socket.write(PROBE));
+    socket.on('data', (chunk: Buffer) => {
+      head += chunk.toString('latin1', 0, Math.min(chunk.length, 5));
+      if (head.length >= 5) done(head.startsWith('HTTP/'));
+    });
     socket.once('error', () => done(false));
-    socket.setTimeout(1000, () => done(false));
+    socket.once('close', () => done(false));
   });
 }
 
@@ -26,11 +48,13 @@ export type WaitOutcome = 'listening' | 'exited' | 'timeout';
  * @example
  *   const outcome = await waitListening({ port: 41234 }, 30_000, () => child.exitCode !== null);
  */
-export async function waitListening(target: { port?: number; path?: string }, timeoutMs: number, hasExited: () => boolean): Promise<WaitOutcome> {
+export async function waitListening(target: ProbeTarget, timeoutMs: number, hasExited: () => boolean): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (hasExited()) return 'exited';
-    if (await tryConnect(target)) return hasExited() ? 'exited' : 'listening';
+    // A slow app boot holds the probe in the listen backlog: it may wait until the deadline.
+    if (await answersHttp(target, Math.max(1, deadline - Date.now()))) return hasExited() ? 'exited' : 'listening';
+    if (hasExited()) return 'exited';
     if (Date.now() >= deadline) return 'timeout';
     await sleep(POLL_MS);
   }

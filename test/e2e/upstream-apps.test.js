@@ -225,7 +225,7 @@ describe('HUP with a changed config file', () => {
     writeConfig([{ path: '/py', run: 'false {port}', instances: 3 }]);
     keel.signal('SIGHUP');
     await waitFor(() => reloads() === 2, { timeout: 20_000, what: 'the reload to complete' });
-    const failure = await waitFor(() => keel.errorLog().find((l) => /^reload: .*false#1 .*exited \(exit code 1\) before it listened.*; keeping the running instance$/.test(l.msg)), {
+    const failure = await waitFor(() => keel.errorLog().find((l) => /^reload: .*false#1 .*exited \(exit code 1\) before it answered.*; keeping the running instance$/.test(l.msg)), {
       what: "the replacement's failure in the log",
     });
     assert.equal(failure.level, 'error');
@@ -326,7 +326,7 @@ describe('an instance that cannot start', () => {
     const marker = `marker-exit-${process.pid}`;
     const res = await runKeel(['serve', '--run', `${NODE_RUN} ${marker}`, '--instances', '2', '--bind', '127.0.0.1:0', '--admin', 'off'], { env: { RUN_SERVER_MODE: 'exit' } });
     assert.equal(res.code, 2, res.stderr);
-    assert.match(res.stderr, /^keel: --run: node#\d \(".*run-server\.js \{port\} marker-exit-\d+"\) exited \(exit code 3\) before it listened on 127\.0\.0\.1:\d+; its last output: run-server: refusing to start/m);
+    assert.match(res.stderr, /^keel: --run: node#\d \(".*run-server\.js \{port\} marker-exit-\d+"\) exited \(exit code 3\) before it answered on 127\.0\.0\.1:\d+; its last output: run-server: refusing to start/m);
     assert.ok(!res.stderr.includes(' · production mode · '), 'keel never started serving');
     assert.deepEqual(processesWith(marker), []);
   });
@@ -337,7 +337,7 @@ describe('an instance that cannot start', () => {
       env: { RUN_SERVER_MODE: 'silent' },
     });
     assert.equal(res.code, 2, res.stderr);
-    assert.match(res.stderr, /^keel: --run: node#1 \(.*\) did not listen on 127\.0\.0\.1:\d+ within 1 s \(--run-start-timeout\)/m);
+    assert.match(res.stderr, /^keel: --run: node#1 \(.*\) did not answer HTTP on 127\.0\.0\.1:\d+ within 1 s \(--run-start-timeout\)/m);
     assert.deepEqual(processesWith(marker), []);
   });
 
@@ -429,5 +429,36 @@ describe('Flask under Gunicorn as a managed upstream', { skip: !existsSync(GUNIC
     keel.signal('SIGTERM');
     assert.deepEqual(await keel.waitExit(20_000), { code: 0, signal: null });
     for (const pid of everything) await waitFor(() => !isAlive(pid), { timeout: 5000, what: `process ${pid} to be gone` });
+  });
+});
+
+describe('Gunicorn: HUP after the app broke', { skip: !existsSync(GUNICORN) && 'gunicorn is not installed' }, () => {
+  let keel;
+  let dir;
+  before(async () => {
+    dir = tempDir();
+    writeFileSync(join(dir, 'app.py'), readFileSync(join(FLASK_DIR, 'app.py')));
+    keel = await startKeel(null, ['--run', `${GUNICORN} -w 1 -b 127.0.0.1:{port} --chdir ${dir} app:app`, '--instances', '2'], { workers: 1 });
+  });
+  after(() => keel?.stop());
+
+  it('keeps the running instances when the new version does not import: they keep serving, no failed request', async () => {
+    const serving = servingPids(keel).sort();
+    writeFileSync(join(dir, 'app.py'), 'import no_such_module_for_keel_test\n');
+    const load = startLoad(keel.url, { connections: 2, maxMs: 30_000, path: '/whoami' });
+    await sleep(200);
+    keel.signal('SIGHUP');
+    const failure = await waitFor(() => keel.errorLog().find((l) => l.msg.startsWith('reload: ') && l.msg.endsWith('keeping the running instance')), {
+      timeout: 20_000,
+      what: 'the failed replacement in the log',
+    });
+    assert.match(failure.msg, /exited \(exit code 3\) before it answered .*No module named 'no_such_module_for_keel_test'/);
+    await waitFor(() => keel.errorLog().some((l) => l.msg.startsWith('reload complete')), { timeout: 20_000, what: "keel's own reload to complete" });
+    const result = await load.stop();
+    assert.ok(result.ok > 5, JSON.stringify(result));
+    assert.equal(result.failed, 0, JSON.stringify(result));
+    assert.deepEqual(servingPids(keel).sort(), serving, 'the old masters still serve');
+    const masters = [...(await distinct(`${keel.url}/whoami`, 10, (j) => j.pid))].map(parentOf);
+    assert.deepEqual([...new Set(masters)].sort(), serving);
   });
 });
