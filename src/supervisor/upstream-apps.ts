@@ -45,6 +45,8 @@ interface RunRoute {
   readonly path: string;
   /** How the route was declared, for messages: `--run` or `routes /py run`. */
   readonly source: string;
+  /** The start check's path: the route's `health` path when it has one. */
+  readonly probePath: string;
   spec: RunSpec;
   slots: Slot[];
 }
@@ -157,7 +159,7 @@ export class UpstreamApps {
 
   private addRoute(route: ProxyRoute): RunRoute {
     const source = route.text.startsWith('--run') ? '--run' : `routes ${route.path} run`;
-    const entry: RunRoute = { path: route.path, source, spec: route.run!, slots: [] };
+    const entry: RunRoute = { path: route.path, source, probePath: route.health && /^\/[^\s]*$/.test(route.health.path) ? route.health.path : '/', spec: route.run!, slots: [] };
     for (let i = 0; i < entry.spec.instances; i++) entry.slots.push(newSlot(i));
     this.routes.set(route.path, entry);
     return entry;
@@ -203,7 +205,7 @@ export class UpstreamApps {
   private async spawn(route: RunRoute, slot: Slot, command: string): Promise<UpstreamInstance> {
     const name = instanceName(command, slot);
     const address = await allocateAddress(command, this.sockets, `${name.replace('#', '-')}`);
-    const instance = new UpstreamInstance({ name, route: route.path, command, address, env: this.config.env, cwd: this.config.cwd, log: this.log, privileges: this.privileges });
+    const instance = new UpstreamInstance({ name, route: route.path, probePath: route.probePath, command, address, env: this.config.env, cwd: this.config.cwd, log: this.log, privileges: this.privileges });
     this.live.add(instance);
     void instance.exited.then(() => this.onExit(route, slot, instance));
     this.log.debug({ upstream: name, upstream_pid: instance.pid, route: route.path, target: instance.target }, 'upstream starting');

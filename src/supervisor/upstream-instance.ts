@@ -19,6 +19,8 @@ export interface InstanceSpec {
   readonly name: string;
   /** The route prefix it serves. */
   readonly route: string;
+  /** What the start check asks for (HEAD): the route's health path, or `/`. */
+  readonly probePath: string;
   /** The command template, with {port} or {socket}. */
   readonly command: string;
   readonly address: InstanceAddress;
@@ -120,7 +122,8 @@ export class UpstreamInstance {
   /** Resolves when the instance accepts connections, exits, or `timeoutMs` passes. */
   waitListening(timeoutMs: number): Promise<WaitOutcome> {
     const { socket, port } = this.spec.address;
-    return waitListening(socket ? { path: socket } : { port: port! }, timeoutMs, () => this.exit !== null);
+    const urlPath = this.spec.probePath;
+    return waitListening(socket ? { path: socket, urlPath } : { port: port!, urlPath }, timeoutMs, () => this.exit !== null);
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
- * Waits until a just-started upstream answers HTTP: keel connects, sends `HEAD /`, and takes the
- * first bytes of any response (404 and 500 included) as the sign, again and again until it works,
- * the instance exits, or time runs out.
+ * Waits until a just-started upstream answers HTTP: keel connects, sends `HEAD /` (or HEAD of the
+ * route's health-check path), and takes the first bytes of any response (404 and 500 included) as
+ * the sign, again and again until it works, the instance exits, or time runs out.
  *
  * Why not only a TCP connect: Gunicorn's master listens before its workers have imported the app,
  * so a connect succeeds even when the app cannot load; only an answer shows a worker serves. On a
@@ -11,11 +11,13 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const POLL_MS = 50;
-const PROBE = 'HEAD / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: keel-start-check\r\nConnection: close\r\n\r\n';
 
 export interface ProbeTarget {
   readonly port?: number;
+  /** A unix socket. */
   readonly path?: string;
+  /** The URL path asked for: the route's health-check path when it has one, else `/`. */
+  readonly urlPath: string;
 }
 
 /** One attempt: true once the server sends the start of an HTTP response, false on refusal, reset, close or `timeoutMs`. */
@@ -32,7 +34,7 @@ export function answersHttp(target: ProbeTarget, timeoutMs: number): Promise<boo
       resolve(ok);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
-    socket.once('connect', () => socket.write(PROBE));
+    socket.once('connect', () => socket.write(`HEAD ${target.urlPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: keel-start-check\r\nConnection: close\r\n\r\n`));
     socket.on('data', (chunk: Buffer) => {
       head += chunk.toString('latin1', 0, Math.min(chunk.length, 5));
       if (head.length >= 5) done(head.startsWith('HTTP/'));
@@ -46,7 +48,7 @@ export type WaitOutcome = 'listening' | 'exited' | 'timeout';
 
 /**
  * @example
- *   const outcome = await waitListening({ port: 41234 }, 30_000, () => child.exitCode !== null);
+ *   const outcome = await waitListening({ port: 41234, urlPath: '/' }, 30_000, () => child.exitCode !== null);
  */
 export async function waitListening(target: ProbeTarget, timeoutMs: number, hasExited: () => boolean): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;

@@ -102,6 +102,7 @@ describe('--run with --instances 2 and no APP', () => {
       assert.equal(err.level, 'warning');
       assert.equal(err.upstream_pid, Number(err.msg.split(' ').pop()), 'tagged with the pid of the instance that wrote it');
       assert.equal(err.route, '/');
+      assert.ok(lines.some((l) => l.upstream === name && l.msg === 'run-server: start check HEAD /'), 'keel waited for an HTTP answer');
     }
   });
 });
@@ -378,7 +379,7 @@ describe('a config-file route with run and instances, beside an APP', () => {
   before(async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'app.mjs'), "export default (req, res) => res.end('from the app\\n');\n");
-    writeFileSync(join(dir, 'keel.config.json'), JSON.stringify({ app: 'app.mjs', routes: [{ path: '/py', run: NODE_RUN, instances: 2 }] }));
+    writeFileSync(join(dir, 'keel.config.json'), JSON.stringify({ app: 'app.mjs', routes: [{ path: '/py', run: NODE_RUN, instances: 2, health: '/healthz' }] }));
     keel = await startKeel(null, [], { workers: 1, cwd: dir });
   });
   after(() => keel?.stop());
@@ -390,6 +391,7 @@ describe('a config-file route with run and instances, beside an APP', () => {
     assert.equal(app.text, 'from the app\n');
     const tagged = keel.errorLog().filter((l) => l.upstream && l.route === '/py');
     assert.ok(tagged.some((l) => l.upstream === 'node#2'), 'output tagged with the route');
+    assert.ok(tagged.some((l) => l.msg === 'run-server: start check HEAD /healthz'), "the start check asked for the route's health path");
   });
 });
 
