@@ -4,6 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as h2connect } from 'node:http2';
 import { createServer as createNetServer, connect as netConnect } from 'node:net';
@@ -314,6 +315,51 @@ describe('timeouts and failures: 502 and 504', () => {
   });
 });
 
+/**
+ * A listener whose accept queue is full, so the kernel drops further SYNs and a connect hangs: what
+ * an overloaded or firewalled upstream looks like. Python, because Node accepts everything at once.
+ */
+async function startBlackhole() {
+  const child = spawn('/usr/bin/python3', ['-c', [
+    'import socket, sys, time',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'fill = []',
+    'for i in range(4):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(s.getsockname())',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'print(s.getsockname()[1], flush=True)',
+    'time.sleep(120)',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(child.stdout, 'data');
+  return { url: `http://127.0.0.1:${String(line).trim()}`, stop: () => child.kill('SIGKILL') };
+}
+
+describe('connect timeout', () => {
+  let keel;
+  let hole;
+  let live;
+  before(async () => {
+    hole = await startBlackhole();
+    live = await startUpstream('live');
+    keel = await startKeel(null, ['--proxy', `/=${hole.url},${live.url}`, '--proxy-connect-timeout', '0.3', '--proxy-max-fails', '0'], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    hole?.stop();
+    await live?.close();
+  });
+
+  it('an upstream that does not accept in time: GETs go to the next one, a POST gets 502', async () => {
+    for (let i = 0; i < 4; i++) assert.equal((await get(keel, `/g${i}`)).status, 200);
+    const statuses = [];
+    for (let i = 0; i < 2; i++) statuses.push((await get(keel, `/p${i}`, { method: 'POST', body: 'x' })).status);
+    assert.deepEqual(statuses.sort(), [200, 502]);
+    await waitFor(() => keel.errorLog().some((l) => l.code === 'UND_ERR_CONNECT_TIMEOUT' && l.upstream === hole.url), { timeout: 5000, what: 'the connect timeout in the error log' });
+  });
+});
+
 describe('streaming both ways', () => {
   let keel;
   let up;
@@ -434,6 +480,14 @@ describe('headers', () => {
     assert.notEqual(spoofed.headers['x-forwarded-host'], 'evil.example');
     assert.notEqual(spoofed.headers['x-request-id'], 'chosen-by-client');
     assert.equal(spoofed.raw.filter((n) => /^x-forwarded-for$/i.test(n)).length, 1, 'one X-Forwarded-For, not the client\'s and keel\'s');
+  });
+
+  it('HEAD gets the head only, with the upstream\'s Content-Length', async () => {
+    const raw = await rawExchange(keel.port, 'HEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeout: 3000 });
+    const text = raw.data.toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.match(text, /content-length: \d+/i);
+    assert.ok(text.endsWith('\r\n\r\n'), 'no body after the head');
   });
 
   it('removes hop-by-hop headers from the request', async () => {
