@@ -377,6 +377,19 @@ describe('streaming both ways', () => {
         req.on('end', () => res.end(JSON.stringify({ length, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null })));
         return;
       }
+      if (req.url === '/slow-upload') {
+        // Reads nothing for a while: keel must not soak up the upload meanwhile.
+        progress.uploadHeld = true;
+        setTimeout(() => {
+          let length = 0;
+          req.on('data', (c) => (length += c.length));
+          req.on('end', () => {
+            res.write(JSON.stringify({ length }));
+            res.end();
+          });
+        }, 1500);
+        return;
+      }
       if (req.url === '/download') {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
         const chunk = Buffer.alloc(256 * 1024, 'z');
@@ -407,6 +420,31 @@ describe('streaming both ways', () => {
     const chunked = (await get(keel, '/upload', { method: 'POST', body: Readable.from((function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })()) })).json();
     assert.equal(chunked.length, data.length);
     assert.equal(chunked.sha256, sha256);
+  });
+
+  it('uploads with backpressure: an upstream that does not read holds the client back', async () => {
+    const socket = netConnect(keel.port, '127.0.0.1');
+    await once(socket, 'connect');
+    const size = 64 * 1024 * 1024;
+    socket.write(`POST /slow-upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+    let sent = 0;
+    let answer = '';
+    socket.on('data', (c) => (answer += c));
+    const chunk = Buffer.alloc(256 * 1024, 'u');
+    let sentAtOneSecond = -1;
+    const timer = setTimeout(() => (sentAtOneSecond = sent), 1000);
+    while (sent < size) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) await once(socket, 'drain', { signal: AbortSignal.timeout(20_000) });
+    }
+    clearTimeout(timer);
+    assert.ok(sentAtOneSecond >= 0 && sentAtOneSecond < size / 2, `keel soaked up ${sentAtOneSecond} bytes of the upload while the upstream read nothing`);
+    await waitFor(() => answer.includes('"length"'), { timeout: 30_000, what: 'the answer' });
+    assert.ok(answer.includes(`{"length":${size}}`), answer.slice(0, 300));
+    socket.destroy();
+    // A chunked answer to a POST is counted in the access log (keel keeps the request's socket).
+    const line = await waitFor(() => keel.accessLines().find((l) => l.includes('POST /slow-upload')), { timeout: 5000, what: 'the access line' });
+    assert.match(line, /" 200 \d+ /, 'a byte count, not "-"');
   });
 
   it('downloads with backpressure: a client that stops reading holds the upstream back', async () => {
