@@ -4,6 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect as h2connect } from 'node:http2';
 import { createServer as createNetServer, connect as netConnect } from 'node:net';
@@ -314,6 +315,51 @@ describe('timeouts and failures: 502 and 504', () => {
   });
 });
 
+/**
+ * A listener whose accept queue is full, so the kernel drops further SYNs and a connect hangs: what
+ * an overloaded or firewalled upstream looks like. Python, because Node accepts everything at once.
+ */
+async function startBlackhole() {
+  const child = spawn('/usr/bin/python3', ['-c', [
+    'import socket, sys, time',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'fill = []',
+    'for i in range(4):',
+    '    c = socket.socket(); c.setblocking(False)',
+    '    try: c.connect(s.getsockname())',
+    '    except BlockingIOError: pass',
+    '    fill.append(c)',
+    'print(s.getsockname()[1], flush=True)',
+    'time.sleep(120)',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = await once(child.stdout, 'data');
+  return { url: `http://127.0.0.1:${String(line).trim()}`, stop: () => child.kill('SIGKILL') };
+}
+
+describe('connect timeout', () => {
+  let keel;
+  let hole;
+  let live;
+  before(async () => {
+    hole = await startBlackhole();
+    live = await startUpstream('live');
+    keel = await startKeel(null, ['--proxy', `/=${hole.url},${live.url}`, '--proxy-connect-timeout', '0.3', '--proxy-max-fails', '0'], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    hole?.stop();
+    await live?.close();
+  });
+
+  it('an upstream that does not accept in time: GETs go to the next one, a POST gets 502', async () => {
+    for (let i = 0; i < 4; i++) assert.equal((await get(keel, `/g${i}`)).status, 200);
+    const statuses = [];
+    for (let i = 0; i < 2; i++) statuses.push((await get(keel, `/p${i}`, { method: 'POST', body: 'x' })).status);
+    assert.deepEqual(statuses.sort(), [200, 502]);
+    await waitFor(() => keel.errorLog().some((l) => l.code === 'UND_ERR_CONNECT_TIMEOUT' && l.upstream === hole.url), { timeout: 5000, what: 'the connect timeout in the error log' });
+  });
+});
+
 describe('streaming both ways', () => {
   let keel;
   let up;
@@ -329,6 +375,19 @@ describe('streaming both ways', () => {
           length += c.length;
         });
         req.on('end', () => res.end(JSON.stringify({ length, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null })));
+        return;
+      }
+      if (req.url === '/slow-upload') {
+        // Reads nothing for a while: keel must not soak up the upload meanwhile.
+        progress.uploadHeld = true;
+        setTimeout(() => {
+          let length = 0;
+          req.on('data', (c) => (length += c.length));
+          req.on('end', () => {
+            res.write(JSON.stringify({ length }));
+            res.end();
+          });
+        }, 1500);
         return;
       }
       if (req.url === '/download') {
@@ -361,6 +420,31 @@ describe('streaming both ways', () => {
     const chunked = (await get(keel, '/upload', { method: 'POST', body: Readable.from((function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })()) })).json();
     assert.equal(chunked.length, data.length);
     assert.equal(chunked.sha256, sha256);
+  });
+
+  it('uploads with backpressure: an upstream that does not read holds the client back', async () => {
+    const socket = netConnect(keel.port, '127.0.0.1');
+    await once(socket, 'connect');
+    const size = 64 * 1024 * 1024;
+    socket.write(`POST /slow-upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
+    let sent = 0;
+    let answer = '';
+    socket.on('data', (c) => (answer += c));
+    const chunk = Buffer.alloc(256 * 1024, 'u');
+    let sentAtOneSecond = -1;
+    const timer = setTimeout(() => (sentAtOneSecond = sent), 1000);
+    while (sent < size) {
+      sent += chunk.length;
+      if (!socket.write(chunk)) await once(socket, 'drain', { signal: AbortSignal.timeout(20_000) });
+    }
+    clearTimeout(timer);
+    assert.ok(sentAtOneSecond >= 0 && sentAtOneSecond < size / 2, `keel soaked up ${sentAtOneSecond} bytes of the upload while the upstream read nothing`);
+    await waitFor(() => answer.includes('"length"'), { timeout: 30_000, what: 'the answer' });
+    assert.ok(answer.includes(`{"length":${size}}`), answer.slice(0, 300));
+    socket.destroy();
+    // A chunked answer to a POST is counted in the access log (keel keeps the request's socket).
+    const line = await waitFor(() => keel.accessLines().find((l) => l.includes('POST /slow-upload')), { timeout: 5000, what: 'the access line' });
+    assert.match(line, /" 200 \d+ /, 'a byte count, not "-"');
   });
 
   it('downloads with backpressure: a client that stops reading holds the upstream back', async () => {
@@ -434,6 +518,14 @@ describe('headers', () => {
     assert.notEqual(spoofed.headers['x-forwarded-host'], 'evil.example');
     assert.notEqual(spoofed.headers['x-request-id'], 'chosen-by-client');
     assert.equal(spoofed.raw.filter((n) => /^x-forwarded-for$/i.test(n)).length, 1, 'one X-Forwarded-For, not the client\'s and keel\'s');
+  });
+
+  it('HEAD gets the head only, with the upstream\'s Content-Length', async () => {
+    const raw = await rawExchange(keel.port, 'HEAD /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeout: 3000 });
+    const text = raw.data.toString('latin1');
+    assert.match(text, /^HTTP\/1\.1 200 /);
+    assert.match(text, /content-length: \d+/i);
+    assert.ok(text.endsWith('\r\n\r\n'), 'no body after the head');
   });
 
   it('removes hop-by-hop headers from the request', async () => {

@@ -117,12 +117,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     appendForwarding(this.headers, this.ctx, this.host, this.forwarding ? peerOf(req) : null);
     // HTTP/2 has no framing headers: a body is whatever DATA frames follow the head.
     if (http2) this.hasBody = !(req as IncomingMessage & { stream: ServerHttp2Stream }).stream.endAfterHeaders && req.method !== 'GET' && req.method !== 'HEAD';
-    this.opts = {
-      path: req.url!,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: this.headers,
-      body: this.hasBody ? req : null,
-    };
+    this.opts = { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: this.headers, body: null };
     res[kExchange] = this;
     res.once('close', onClientClose);
     this.next();
@@ -139,6 +134,11 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     this.upstream = upstream;
     upstream.inflight++;
     this.holding = true;
+    // The body as an async iterator that leaves the request alone when done: handed the stream
+    // itself, undici destroys it at the end and unhooks its socket (req.socket = null), which the
+    // access log and the server still need. Made per attempt: a retry reads from the start.
+    // (undici takes async iterables, though its DispatchOptions type leaves them out.)
+    if (this.hasBody) this.opts!.body = this.req.iterator({ destroyOnReturn: false }) as unknown as Dispatcher.DispatchOptions['body'];
     upstream.pool.dispatch(this.opts!, this);
   }
 
