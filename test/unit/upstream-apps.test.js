@@ -59,3 +59,28 @@ test('the command gets its port or socket, and a short name for the log', () => 
   assert.equal(programName('FLASK_DEBUG=0 exec python3 -m http.server {port}'), 'python3');
   assert.equal(programName('./bin/server --port {port}'), 'server');
 });
+
+test('the start check: any HTTP answer counts; silence, refusal and non-HTTP bytes do not', async (t) => {
+  const { createServer } = await import('node:net');
+  const { answersHttp } = await import('../../dist/supervisor/wait-listening.js');
+  const { freePort } = await import('../helpers/ports.js');
+  const serve = (onConnection) =>
+    new Promise((resolve) => {
+      const server = createServer(onConnection).listen(0, '127.0.0.1', () => resolve(server));
+      t.after(() => server.close());
+    });
+  const seen = [];
+  const http404 = await serve((socket) =>
+    socket.once('data', (d) => {
+      seen.push(String(d).split('\r\n')[0]);
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+    }),
+  );
+  assert.equal(await answersHttp({ port: http404.address().port, urlPath: '/healthz' }, 2000), true);
+  assert.deepEqual(seen, ['HEAD /healthz HTTP/1.1']);
+  const silent = await serve((socket) => t.after(() => socket.destroy()));
+  assert.equal(await answersHttp({ port: silent.address().port, urlPath: '/' }, 200), false, 'accepted but no answer: a master whose workers have not loaded the app');
+  const notHttp = await serve((socket) => socket.end('SSH-2.0-OpenSSH\r\n'));
+  assert.equal(await answersHttp({ port: notHttp.address().port, urlPath: '/' }, 2000), false);
+  assert.equal(await answersHttp({ port: await freePort(), urlPath: '/' }, 2000), false, 'refused');
+});
