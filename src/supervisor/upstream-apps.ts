@@ -159,7 +159,9 @@ export class UpstreamApps {
 
   private addRoute(route: ProxyRoute): RunRoute {
     const source = route.text.startsWith('--run') ? '--run' : `routes ${route.path} run`;
-    const entry: RunRoute = { path: route.path, source, probePath: route.health && /^\/[^\s]*$/.test(route.health.path) ? route.health.path : '/', spec: route.run!, slots: [] };
+    // The health path goes into a request line: anything but a plain path falls back to /.
+    const probePath = route.health && /^\/[^\s]*$/.test(route.health.path) ? route.health.path : '/';
+    const entry: RunRoute = { path: route.path, source, probePath, spec: route.run!, slots: [] };
     for (let i = 0; i < entry.spec.instances; i++) entry.slots.push(newSlot(i));
     this.routes.set(route.path, entry);
     return entry;
@@ -198,7 +200,7 @@ export class UpstreamApps {
     const output = instance.lastOutput();
     return keelError('KEEL_ERR_RUN_FAILED', {
       source: route.source,
-      reason: `${instance.spec.name} (${JSON.stringify(route.spec.command)}) ${what}${output ? `; its last output: ${output}` : ''}`,
+      reason: `${instance.spec.name} (${JSON.stringify(instance.spec.command)}) ${what}${output ? `; its last output: ${output}` : ''}`,
     });
   }
 

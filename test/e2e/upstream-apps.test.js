@@ -226,7 +226,7 @@ describe('HUP with a changed config file', () => {
     writeConfig([{ path: '/py', run: 'false {port}', instances: 3 }]);
     keel.signal('SIGHUP');
     await waitFor(() => reloads() === 2, { timeout: 20_000, what: 'the reload to complete' });
-    const failure = await waitFor(() => keel.errorLog().find((l) => /^reload: .*false#1 .*exited \(exit code 1\) before it answered.*; keeping the running instance$/.test(l.msg)), {
+    const failure = await waitFor(() => keel.errorLog().find((l) => /^reload: routes \/py run: false#1 \("false \{port\}"\) exited \(exit code 1\) before it answered.*; keeping the running instance$/.test(l.msg)), {
       what: "the replacement's failure in the log",
     });
     assert.equal(failure.level, 'error');
