@@ -91,6 +91,11 @@ const catalog = {
     message: (d) => `workers keep exiting right after they start (${d.count} within a minute); last cause: ${d.cause}`,
     exitCode: EXIT.workerBootLoop,
   },
+  /** A managed upstream (--run, routes with run) exited or never listened when keel started it. */
+  KEEL_ERR_RUN_FAILED: {
+    message: (d) => `${d.source}: ${d.reason}`,
+    exitCode: EXIT.usage,
+  },
   KEEL_ERR_BODY_TOO_LARGE: { message: () => 'request body is larger than --max-body', status: 413 },
   KEEL_ERR_URI_TOO_LONG: { message: () => 'request line is longer than --limit-request-line', status: 414 },
   KEEL_ERR_HEADERS_TOO_LARGE: { message: () => 'request headers exceed the configured limits', status: 431 },

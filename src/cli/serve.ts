@@ -84,16 +84,21 @@ export async function serve(input: ServeInput): Promise<void> {
   };
   // Certificates are checked before anything listens: a bad one is exit status 2, like a bad flag.
   let tls = await TlsSource.create(config, log, notice);
-  if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
   let admin: Server | null = null;
   // Shared state workers reach over IPC (rate-limit counters, cache entries) lives here, in one process.
   const services = new PrimaryServices();
   registerCounterServices(services);
   // The in-memory response cache is one LRU here for every worker (not with --cache-redis).
   const primaryCache = registerCacheServices(services, config);
-  // Managed upstreams listen before any worker proxies to them.
+  // Managed upstreams listen before any worker proxies to them; one that cannot start is exit status 2
+  // (start() has stopped the others by then), so the pid file is written only after.
   const apps = UpstreamApps.create(config, log);
-  await apps.start();
+  await apps.start().catch((err: unknown) => {
+    // The instance's own output lines explain the failure: they reach the log before keel exits.
+    flushErrorLog();
+    throw err;
+  });
+  if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
 
   const arbiter = new Arbiter(config, {
     log,

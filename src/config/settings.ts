@@ -279,6 +279,14 @@ export const settings = [
     section: 'routes',
   }),
   setting({
+    key: 'runStartTimeout',
+    flag: 'run-start-timeout',
+    type: seconds(0.1, 3600),
+    default: 30,
+    help: 'A --run instance must answer HTTP within this long after it starts, or it counts as failed (exit status 2 at start-up, a restart later).',
+    section: 'routes',
+  }),
+  setting({
     key: 'compress',
     flag: 'compress',
     type: boolean(),

@@ -14,7 +14,8 @@ export function startRequestTimeouts(timeoutSeconds: number, inflight: InflightR
   const timer = setInterval(() => {
     const now = performance.now();
     for (const ctx of inflight) {
-      if (ctx.event === 'timeout' || now - ctx.startMark < limitMs) continue;
+      // An upgraded connection (a WebSocket tunnel) is no request waiting for an answer: it lives as long as its peers want.
+      if (ctx.event === 'timeout' || ctx.event === 'upgraded' || now - ctx.startMark < limitMs) continue;
       ctx.event = 'timeout';
       log.warn({ requestId: ctx.id, method: ctx.req.method, url: ctx.req.url, timeoutSeconds }, 'request timed out; answered 504');
       if (ctx.res.headersSent) {

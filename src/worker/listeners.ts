@@ -17,6 +17,7 @@ import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
+import type { UpgradeHandler } from '../front/upgrade-request.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -43,6 +44,8 @@ export interface ListenerOptions {
   readonly tls: WorkerTls | null;
   /** Called with each accepted connection (after any PROXY header) before it is served: --limit-conn counts them. */
   readonly onConnection?: ((socket: Socket) => void) | null;
+  /** Upgrade requests (WebSocket), when a proxy route can take them; null leaves them to Node (plain requests). */
+  readonly upgradeHandler?: UpgradeHandler | null;
 }
 
 /**
@@ -121,8 +124,9 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
 }
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
-  const { config, handler, redirectHandler, onClientError, tls, onConnection } = options;
+  const { config, handler, redirectHandler, onClientError, tls, onConnection, upgradeHandler } = options;
   const http = createHttp1Server(config, handler, onClientError);
+  if (upgradeHandler) http.on('upgrade', upgradeHandler);
 
   const sessions = new Set<Http2Session>();
   const keepAliveMs = config.keepAlive * 1000;
@@ -176,6 +180,8 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
     secure.on('tlsClientError', (_err, socket) => socket.destroy());
     applyHttp1Limits(secure, config, onClientError);
+    // HTTP/1.1 over TLS: WebSocket upgrades come to the secure server.
+    if (upgradeHandler) secure.on('upgrade', upgradeHandler);
   }
 
   let h2c: Http2Server | null = null;

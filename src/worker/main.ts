@@ -18,6 +18,7 @@ import { createCompression } from '../front/compression.js';
 import { type ProxyHandler, createProxyRoute } from '../front/proxy/proxy-route.js';
 import { createRateLimitStage } from '../front/ratelimit/rate-limit-stage.js';
 import { createRouter } from '../front/router.js';
+import { createUpgradeHandler } from '../front/upgrade-request.js';
 import { createStaticRoute } from '../front/static/static-route.js';
 import type { AdaptedApp } from './adapters/types.js';
 import { PrimaryChannel } from './primary-channel.js';
@@ -57,6 +58,15 @@ export async function runWorker(): Promise<void> {
   // The primary orchestrates shutdown; a terminal's Ctrl-C reaches the whole process group, so workers ignore it.
   process.on('SIGINT', () => {});
   const { config, tls: firstTls, upstreams: firstUpstreams } = await receiveConfig();
+  // Managed (--run) upstreams can move while the app loads; a message with no listener is lost, so
+  // this one listens from the start and keeps the latest addresses for the proxies built later.
+  const proxies = new Map<string, ProxyHandler>();
+  let managedUpstreams = firstUpstreams;
+  process.on('message', (message: unknown) => {
+    if (!isMessage<UpstreamsMessage>(message, MSG.upstreams)) return;
+    managedUpstreams = message.upstreams;
+    for (const [path, upstreams] of Object.entries(message.upstreams)) proxies.get(path)?.setUpstreams(upstreams);
+  });
   const log = createErrorLog({ errorLogfile: config.errorLogfile, logLevel: config.logLevel, secrets: config.secrets, role: 'worker' });
   const redact = createRedactor(config.secrets);
   const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
@@ -90,11 +100,10 @@ export async function runWorker(): Promise<void> {
   let requests = 0;
   const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
   const primary = new PrimaryChannel();
-  const proxies = new Map<string, ProxyHandler>();
   const handlerFor = (route: Route): AdaptedApp => {
     if (route.kind === 'static') return createStaticRoute(route, config);
     const proxy = createProxyRoute(route, config, log);
-    const managed = firstUpstreams[route.path];
+    const managed = managedUpstreams[route.path];
     if (route.run && managed) proxy.setUpstreams(managed);
     proxies.set(route.path, proxy);
     return proxy;
@@ -104,7 +113,14 @@ export async function runWorker(): Promise<void> {
     compress: createCompression(config),
     cache: createCacheStage(config, primary, log),
   };
-  const pipeline = buildPipeline({ config, route: createRouter(config.routeTable, handlerFor, app), ...stages, boundary, accessLog, inflight, isDraining: () => draining });
+  const router = createRouter(config.routeTable, handlerFor, app);
+  const pipeline = buildPipeline({ config, route: router, ...stages, boundary, accessLog, inflight, isDraining: () => draining });
+  // Upgrade requests (WebSocket) take the same path without compression or cache (nothing to
+  // compress or keep in a tunnel); only proxy routes can carry them, so with none Node keeps them.
+  const upgradeHandler =
+    proxies.size > 0
+      ? createUpgradeHandler(buildPipeline({ config, route: router, rateLimit: stages.rateLimit, compress: null, cache: null, boundary, accessLog, inflight, isDraining: () => draining }))
+      : null;
   const tls = createWorkerTls(config, firstTls);
   // --redirect-http needs a TLS bind (checked in the primary), so `tls` exists when it is set.
   const redirectTarget = tls && config.redirectHttp ? { route: null, handler: createRedirectApp(httpsPort(config), tls.http01), cacheable: false, status: 404 } : null;
@@ -118,6 +134,7 @@ export async function runWorker(): Promise<void> {
     onClientError: createClientErrorHandler(config, accessLog.logRefusal),
     tls,
     onConnection: stages.rateLimit?.onConnection ?? null,
+    upgradeHandler,
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
     flushLogs();
@@ -159,9 +176,6 @@ export async function runWorker(): Promise<void> {
     if (isMessage(message, MSG.drain)) void drain('asked by primary');
     else if (isMessage<TlsMessage>(message, MSG.tls)) {
       if (tls?.update(message.tls)) listeners.updateTls(tls.serverOptions());
-    }
-    else if (isMessage<UpstreamsMessage>(message, MSG.upstreams)) {
-      for (const [path, upstreams] of Object.entries(message.upstreams)) proxies.get(path)?.setUpstreams(upstreams);
     }
     else if (isMessage(message, MSG.reopenLogs)) {
       writer?.reopen();

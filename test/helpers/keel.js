@@ -20,17 +20,24 @@ export function tempDir(prefix = 'keel-test-') {
   return dir;
 }
 
-function cleanupAll() {
-  for (const child of running) {
+/**
+ * SIGKILLs a process and every process below it. The tree is read before anything is killed:
+ * once keel dies its children are re-parented and could no longer be found from its pid. Managed
+ * upstreams (--run) are keel's children and a Gunicorn master's workers its grandchildren.
+ */
+export function killTree(root) {
+  const pids = [root, ...descendantPids(root)];
+  for (const pid of pids) {
     try {
-      process.kill(child.pid, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {}
-    for (const pid of child.workerPids?.() ?? []) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
   }
+  return pids;
+}
+
+function cleanupAll() {
+  // A keel that already exited is skipped: its pid may belong to another process by now.
+  for (const handle of running) if (!handle.exit) killTree(handle.pid);
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 }
 process.on('exit', cleanupAll);
@@ -106,18 +113,15 @@ export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitRead
       // once the first workers are ready, after every start-up notice, so tests can read those.
       await waitFor(() => handle.stderr.includes(' · production mode · '), { timeout: 5000, what: "keel's banner on stderr" });
     },
+    /** PIDs of every process below this keel: workers, managed upstreams and what those started. */
+    descendantPids() {
+      return descendantPids(child.pid);
+    },
     async stop() {
       running.delete(handle);
+      // Once keel has exited its pid may be another process's: nothing is killed by it then.
       if (handle.exit) return;
-      const workers = childPids(child.pid);
-      try {
-        child.kill('SIGKILL');
-      } catch {}
-      for (const pid of workers) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {}
-      }
+      killTree(child.pid);
       await waitFor(() => handle.exit, { timeout: 5000, what: 'keel to die' }).catch(() => {});
     },
   };
@@ -143,18 +147,42 @@ export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitRead
 
 import { readFileSync, readdirSync } from 'node:fs';
 
-/** Direct children of a process, from /proc. */
-export function childPids(parent) {
-  const pids = [];
+/** Every process's parent, from /proc: Map pid → ppid. */
+function parentTable() {
+  const parents = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === parent) pids.push(Number(entry));
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
     } catch {}
   }
+  return parents;
+}
+
+/** Direct children of a process, from /proc. */
+export function childPids(parent) {
+  const pids = [];
+  for (const [pid, ppid] of parentTable()) if (ppid === parent) pids.push(pid);
   return pids;
+}
+
+/** Children, grandchildren and so on of a process, from one read of /proc. */
+export function descendantPids(root) {
+  const children = new Map();
+  for (const [pid, ppid] of parentTable()) {
+    if (!children.has(ppid)) children.set(ppid, []);
+    children.get(ppid).push(pid);
+  }
+  const found = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    for (const pid of children.get(queue.shift()) ?? []) {
+      found.push(pid);
+      queue.push(pid);
+    }
+  }
+  return found;
 }
 
 export function isAlive(pid) {

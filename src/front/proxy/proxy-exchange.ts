@@ -1,0 +1,288 @@
+/**
+ * One proxied request: an undici dispatch handler (the core callback interface, no wrapping) that
+ * writes the upstream's answer straight into keel's response, with backpressure both ways: undici
+ * reads the request body only as fast as the upstream takes it, and pauses the upstream whenever
+ * the client's socket is full. One object per request, methods on the prototype: no closures.
+ *
+ * Failures, Nginx-style:
+ * - connect refused/timed out, or the connection reset before any response head: counted against
+ *   the upstream (passive health) and retried on another one when the method is idempotent and no
+ *   body has gone out; otherwise 502;
+ * - no response head within --proxy-header-timeout: 504;
+ * - the body stalls past --proxy-idle-timeout, or breaks off: the client's response is cut (its
+ *   head is already out), so the client sees a truncated body, never a complete-looking one.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { ErrorLog } from '../../observe/error-log.js';
+import { sendErrorPage } from '../error-page.js';
+import { peerAddressOf } from '../proxy-protocol.js';
+import type { RequestContext } from '../request-context.js';
+import { plainAddress } from '../trusted-proxies.js';
+import type { Balancer } from './balancer.js';
+import { FRAMING_OK, appendForwarding, scanRequestHead, type ForwardHead } from './forward-headers.js';
+import { responseHeaders } from './response-head.js';
+import type { Upstream } from './upstream-pool.js';
+
+/** What an exchange needs of its route; the route object itself. */
+export interface ProxyCore {
+  readonly log: ErrorLog;
+  readonly intercept: boolean;
+  readonly balancer: Balancer<Upstream>;
+  readonly upstreams: readonly Upstream[];
+}
+
+/** RFC 9110 §9.2.2. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+/** Errors that mean the connection never carried the request (or was refused outright). */
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_CONNECT_TIMEOUT', 'EACCES', 'ECONNABORTED']);
+/** Errors of a connection that broke before the answer: a reused keep-alive connection the upstream had just closed, typically. */
+const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
+/** How many bytes of an intercepted 5xx body go to the error log. */
+const INTERCEPT_LOG_BYTES = 1024;
+
+const kExchange = Symbol('keel.proxyExchange');
+type Tagged = ServerResponse & { [kExchange]?: ProxyExchange };
+
+const NO_HEADERS: string[] = [];
+
+function onClientClose(this: Tagged): void {
+  this[kExchange]?.clientClosed();
+}
+
+function onClientDrain(this: Tagged): void {
+  this[kExchange]?.clientDrained();
+}
+
+function peerOf(req: IncomingMessage): string | null {
+  const stream = (req as IncomingMessage & { stream?: ServerHttp2Stream }).stream;
+  const socket = (stream ? stream.session?.socket : req.socket) as Socket | undefined;
+  if (!socket) return null;
+  const peer = peerAddressOf(socket);
+  return peer === undefined ? 'unix' : plainAddress(peer);
+}
+
+export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
+  // ForwardHead, filled by scanRequestHead.
+  headers = NO_HEADERS;
+  hasBody = false;
+  upgrade = '';
+  host: string | undefined = undefined;
+  forwarding = false;
+  hashKey: string | undefined = undefined;
+
+  readonly core: ProxyCore;
+  readonly req: IncomingMessage;
+  readonly res: Tagged;
+  readonly ctx: RequestContext;
+  upstream: Upstream | null = null;
+  private tried: Upstream[] | null = null;
+  private opts: Dispatcher.DispatchOptions | null = null;
+  private abortUpstream: ((err?: Error) => void) | null = null;
+  private resumeUpstream: (() => void) | null = null;
+  /** undici began writing the request on a connection: the upstream may have it. */
+  private sent = false;
+  /** The upstream's response head arrived. */
+  private answered = false;
+  private finished = false;
+  /** Counted in the upstream's in-flight number (least-conn). */
+  private holding = false;
+  private clientGone = false;
+  private status = 0;
+  /** The first bytes of an intercepted 5xx body, for the log; null when not intercepting. */
+  private intercepted: Buffer[] | null = null;
+  private interceptedBytes = 0;
+
+  constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
+    this.core = core;
+    this.req = req;
+    this.res = res as Tagged;
+    this.ctx = req.keel!;
+  }
+
+  /** Checks the request, builds the upstream head and sends it to the first upstream the balancer picks. */
+  start(): void {
+    const { req, res } = this;
+    const http2 = (req as IncomingMessage & { stream?: unknown }).stream !== undefined;
+    const version = http2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
+    if (scanRequestHead(req.rawHeaders, version, this.core.balancer.header, this) !== FRAMING_OK) {
+      this.ctx.event = 'bad-framing';
+      sendErrorPage(req, res, 400, this.ctx.id, true);
+      return;
+    }
+    appendForwarding(this.headers, this.ctx, this.host, this.forwarding ? peerOf(req) : null);
+    // HTTP/2 has no framing headers: a body is whatever DATA frames follow the head.
+    if (http2) this.hasBody = !(req as IncomingMessage & { stream: ServerHttp2Stream }).stream.endAfterHeaders && req.method !== 'GET' && req.method !== 'HEAD';
+    this.opts = { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: this.headers, body: null };
+    res[kExchange] = this;
+    res.once('close', onClientClose);
+    this.next();
+  }
+
+  /** Sends the request to the next upstream, or answers 502 when none is left to try. */
+  private next(): void {
+    const key = this.core.balancer.hashed ? (this.core.balancer.header === null ? this.ctx.clientAddress : this.hashKey) : undefined;
+    const upstream = this.core.balancer.pick(this.core.upstreams, key, this.tried, Date.now());
+    if (upstream === null) {
+      this.fail(this.tried === null ? 503 : 502, 'upstream-error', null, this.tried === null ? 'no upstream to proxy to' : '');
+      return;
+    }
+    this.upstream = upstream;
+    upstream.inflight++;
+    this.holding = true;
+    // The body as an async iterator that leaves the request alone when done: handed the stream
+    // itself, undici destroys it at the end and unhooks its socket (req.socket = null), which the
+    // access log and the server still need. Made per attempt: a retry reads from the start.
+    // (undici takes async iterables, though its DispatchOptions type leaves them out.)
+    if (this.hasBody) this.opts!.body = this.req.iterator({ destroyOnReturn: false }) as unknown as Dispatcher.DispatchOptions['body'];
+    upstream.pool.dispatch(this.opts!, this);
+  }
+
+  // --- undici's handler interface ---
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.sent = true;
+    this.abortUpstream = abort;
+    if (this.clientGone) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    // 1xx (103 Early Hints): informational, the real answer follows.
+    if (statusCode < 200) return true;
+    this.answered = true;
+    this.status = statusCode;
+    this.upstream!.recordSuccess();
+    const res = this.res;
+    if (this.clientGone || res.headersSent || res.destroyed) {
+      // keel already answered (a refused upload, a request timeout): the upstream's answer goes nowhere.
+      this.abortUpstream?.();
+      return false;
+    }
+    if (statusCode >= 500 && this.core.intercept) {
+      this.intercepted = [];
+      return true;
+    }
+    this.resumeUpstream = resume;
+    res.writeHead(statusCode, responseHeaders(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.intercepted !== null) {
+      if (this.interceptedBytes < INTERCEPT_LOG_BYTES) {
+        this.intercepted.push(chunk);
+        this.interceptedBytes += chunk.length;
+      }
+      return true;
+    }
+    const res = this.res;
+    if (res.write(chunk)) return true;
+    // The client's socket is full: undici stops reading the upstream until it drains.
+    res.once('drain', onClientDrain);
+    return false;
+  }
+
+  onComplete(): void {
+    this.done();
+    if (this.intercepted !== null) {
+      this.replaceErrorBody();
+      return;
+    }
+    this.res.end();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    const upstream = this.upstream;
+    this.release();
+    if (this.clientGone) {
+      this.done();
+      return;
+    }
+    const code = err.code ?? '';
+    const now = Date.now();
+    if (this.answered) {
+      // The head is out: only cutting the connection tells the client the body is incomplete.
+      this.done();
+      if (code !== 'UND_ERR_ABORTED') {
+        const timeout = code === 'UND_ERR_BODY_TIMEOUT';
+        this.ctx.event = timeout ? 'upstream-timeout' : 'upstream-error';
+        this.core.log.error({ requestId: this.ctx.id, upstream: upstream?.url, code, status: this.status }, timeout ? 'upstream response body stalled (--proxy-idle-timeout); response cut' : 'upstream response broke off; response cut');
+      }
+      if (this.intercepted !== null) this.replaceErrorBody();
+      else this.res.destroy();
+      return;
+    }
+    const connectFailed = !this.sent && CONNECT_ERRORS.has(code);
+    const reset = RESET_ERRORS.has(code);
+    const headerTimeout = code === 'UND_ERR_HEADERS_TIMEOUT';
+    if (upstream !== null && (connectFailed || reset || headerTimeout)) upstream.recordFailure(now);
+    // A retry is safe when the upstream cannot have acted on the request: an idempotent method,
+    // and no body gone out (none, or not yet read: undici reads it only once connected).
+    const retryable = (connectFailed || reset) && IDEMPOTENT.has(this.req.method!) && (!this.hasBody || !this.sent) && !this.res.headersSent;
+    if (retryable && upstream !== null) {
+      (this.tried ??= []).push(upstream);
+      // Not a count: a managed (--run) upstream that died is dropped from the list while its requests
+      // are in flight, so `tried` may hold one the list no longer has.
+      const tried = this.tried;
+      if (this.core.upstreams.some((u) => !tried.includes(u))) {
+        this.core.log.warn({ requestId: this.ctx.id, upstream: upstream.url, code }, 'upstream failed; retrying on another');
+        this.sent = false;
+        this.abortUpstream = null;
+        this.next();
+        return;
+      }
+    }
+    if (headerTimeout) this.fail(504, 'upstream-timeout', upstream, 'upstream sent no response head in time (--proxy-header-timeout)', code);
+    else this.fail(502, 'upstream-error', upstream, connectFailed ? 'could not connect to the upstream' : 'upstream failed before answering', code);
+  }
+
+  // --- the client's side ---
+
+  clientClosed(): void {
+    if (this.finished) return;
+    this.clientGone = true;
+    this.abortUpstream?.();
+  }
+
+  clientDrained(): void {
+    this.resumeUpstream?.();
+  }
+
+  private release(): void {
+    if (!this.holding) return;
+    this.holding = false;
+    this.upstream!.inflight--;
+  }
+
+  private done(): void {
+    this.release();
+    if (this.finished) return;
+    this.finished = true;
+    this.res[kExchange] = undefined;
+  }
+
+  /** Answers with keel's error page; logs with the request ID and upstream, never telling the client why. */
+  private fail(status: number, event: string, upstream: Upstream | null, message: string, code?: string): void {
+    this.done();
+    const { req, res, ctx } = this;
+    ctx.event = event;
+    this.core.log.error({ requestId: ctx.id, upstream: upstream?.url, code, tried: this.tried?.map((u) => u.url) }, `${message || 'every upstream failed'}; answered ${status}`);
+    if (res.headersSent || res.destroyed) return;
+    // An upload not read to its end would have to be read (and thrown away) before the next request.
+    sendErrorPage(req, res, status, ctx.id, this.hasBody && !req.readableEnded);
+  }
+
+  /** --intercept-errors: the upstream's 5xx body is logged (its start) and replaced by keel's page, same status. */
+  private replaceErrorBody(): void {
+    const { req, res, ctx } = this;
+    const body = Buffer.concat(this.intercepted!).subarray(0, INTERCEPT_LOG_BYTES).toString('utf8');
+    this.intercepted = null;
+    ctx.event = 'upstream-5xx';
+    this.core.log.error({ requestId: ctx.id, upstream: this.upstream?.url, status: this.status, body }, 'upstream answered with an error; its body was replaced by the error page');
+    if (!res.headersSent && !res.destroyed) sendErrorPage(req, res, this.status, ctx.id);
+  }
+}
