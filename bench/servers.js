@@ -175,12 +175,13 @@ export function startHttpProxyCluster({ workers, upstreamPort }) {
   });
 }
 
-// Debian's Gunicorn with `workers` sync workers serving flaskApp ({ dir, module }).
+// Debian's Gunicorn with `workers` sync workers serving flaskApp ({ dir, module,
+// name: its proc_name, a token unique to the run }).
 // No .pyc files written into the repo.
 export const PYTHON_ENV = { PYTHONDONTWRITEBYTECODE: '1' };
 
 export function gunicornArgs({ workers, flaskApp, port }) {
-  return ['-w', String(workers), '-b', `127.0.0.1:${port}`, '--chdir', flaskApp.dir, flaskApp.module];
+  return ['-w', String(workers), '-b', `127.0.0.1:${port}`, '--chdir', flaskApp.dir, '--name', flaskApp.name, flaskApp.module];
 }
 
 export function startGunicorn({ workers, flaskApp }) {
