@@ -23,10 +23,10 @@ export function printMachine(m, opts) {
   console.log(`machine:  ${m.nproc} cores (nproc), ${m.cpu}, ${m.memGiB} GiB, ${m.os}`);
   console.log(`node:     ${m.node}`);
   console.log(`load:     ${m.loadTool}, ${opts.connections} connections, ${opts.duration} s per run after a ${opts.warmup} s warm-up${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`);
-  if (m.tlsTools) {
-    console.log(`tls:      ${Object.values(m.tlsTools).join(', ')}; HTTP/2 rows: h2load -t1 -c${opts.connections} -m${opts.streams}`);
-  }
+  if (m.tools) console.log(`tools:    ${Object.values(m.tools).join(', ')}`);
+  if (opts.tls?.h2) console.log(`http/2:   h2load -t1 -c${opts.connections} -m${opts.streams}`);
   console.log(`handler:  ${opts.handlerLabel}`);
+  if (opts.flaskApp) console.log(`flask:    ${opts.flaskApp}`);
   console.log('');
 }
 
@@ -62,15 +62,21 @@ function printColumns(head, body, alignLeft = [0]) {
   for (const b of body) console.log(line(b));
 }
 
-// TLS rows have no single baseline: the rows, then each ratio with the
-// baseline it is taken against and its target.
-export function printTlsTables(rows, ratios) {
-  console.log('TLS (same certificate, 2 workers each; HTTPS/1.1 loaded by wrk, HTTP/2 by h2load)');
+// Grouped rows (TLS, static, proxy, Flask) have no single baseline: the rows,
+// then each ratio with the baseline it is taken against and its target.
+export function printGroupTable(title, rows, ratios, { protocol = false } = {}) {
+  console.log(title);
   const ok = rows.filter((r) => !r.error);
   printColumns(
-    ['server', 'protocol', 'req/s', 'p50', 'p99'],
-    ok.map((r) => [r.name, r.protocol === 'h2' ? 'h2' : 'http/1.1', Math.round(r.rps).toLocaleString('en-US'), fmtMs(r.p50Ms), fmtMs(r.p99Ms)]),
-    [0, 1],
+    ['server', ...(protocol ? ['protocol'] : []), 'req/s', 'p50', 'p99'],
+    ok.map((r) => [
+      r.name,
+      ...(protocol ? [r.protocol === 'h2' ? 'h2' : 'http/1.1'] : []),
+      Math.round(r.rps).toLocaleString('en-US'),
+      fmtMs(r.p50Ms),
+      fmtMs(r.p99Ms),
+    ]),
+    protocol ? [0, 1] : [0],
   );
   for (const r of rows.filter((r) => r.error)) console.log(r.error);
   if (ratios.length) {
@@ -81,7 +87,7 @@ export function printTlsTables(rows, ratios) {
         c.label,
         `${c.row} / ${c.baseline}`,
         c.ratio == null ? 'n/a' : c.ratio.toFixed(2),
-        c.target == null ? '(ceiling)' : `>= ${c.target.toFixed(2)} ${c.met == null ? '' : c.met ? 'met' : 'MISSED'}`.trim(),
+        c.target == null ? (c.info ?? '-') : `>= ${c.target.toFixed(2)} ${c.met == null ? '' : c.met ? 'met' : 'MISSED'}`.trim(),
       ]),
       [0, 1, 3],
     );

@@ -1,12 +1,27 @@
-// The rows of the table, in order. A new scenario (static files, ...) is one
-// more entry here plus, if needed, a starter in servers.js. TLS rows carry
-// tls: true, protocol ('h1' = HTTPS/1.1 loaded by wrk, 'h2' = HTTP/2 loaded by
-// h2load) and needs (binaries the harness installs when missing); their ratios
-// are the `comparisons` below, each against its own baseline row.
+// The rows of the table, in order. A new scenario is one more entry here plus,
+// if needed, a starter in servers.js. Rows without a group form the plain
+// table, each against node:cluster. Every other group (tls, static, proxy,
+// flask) gets its own table, and its ratios are the `comparisons` below, each
+// one row against its own baseline row from the same run.
+// Fields beyond id, name and start(ctx):
+//   group, tls, protocol ('h1' = HTTP/1.1 loaded by wrk, 'h2' = HTTP/2 loaded by h2load),
+//   needs    outside tools the harness installs when missing (tools.js),
+//   path     what the load requests (default /),
+//   prepare  functions run once per run before any row, merged into ctx
+//            (static files, the upstream's expected answer),
+//   expect(ctx)  { body }: one GET of `path` must answer 200 with exactly these
+//            bytes before the row is loaded, or the row fails (check.js),
+//   after(ctx)   a note once the server has stopped (e.g. log lines written).
 import path from 'node:path';
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { startNodeCluster, startNodeClusterTls, startPm2, startKeel, startNginx } from './servers.js';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import {
+  ROOT, PYTHON_ENV, gunicornArgs, startGunicorn, startHttpProxyCluster, startKeel, startNginx,
+  startNodeCluster, startNodeClusterTls, startPm2, startSendCluster, startUpstream, withUpstream,
+} from './servers.js';
+import { fetchOnce } from './check.js';
+import { GUNICORN } from './tools.js';
 
 const WORKERS = 2;
 
@@ -28,6 +43,201 @@ async function countLines(file) {
 }
 
 export const BASELINE = 'node-cluster';
+
+// Nginx rows log too (buffered, like keel): count the lines, then drop the files.
+async function nginxAfter(ctx, id) {
+  const lines = await countLines(path.join(nginxDir(ctx, id), 'access.log'));
+  await rm(nginxDir(ctx, id), { recursive: true, force: true });
+  return `access log: ${lines} lines`;
+}
+
+const keelLogAfter = (id) => async (ctx) => `access log: ${await countLines(accessLogFile(ctx, id))} lines`;
+
+// --- prepared once per run -------------------------------------------------
+
+export const STATIC_FILES = [
+  { key: '1k', urlPath: '/file-1k.txt', label: '1 KiB', size: 1024 },
+  { key: '100k', urlPath: '/file-100k.bin', label: '100 KiB', size: 100 * 1024 },
+];
+
+// The static rows' files, written once per run into the run's temp dir, so
+// every server sends the very same bytes: 1 KiB of text, 100 KiB of random
+// bytes (incompressible; the load asks for no compression anyway).
+async function staticFiles(ctx) {
+  const root = path.join(ctx.tmpDir, 'static-root');
+  await mkdir(root, { recursive: true });
+  // Run as root, Nginx's workers are `nobody`: they must be able to reach the
+  // files through the run's private (0700) temp dir.
+  await chmod(ctx.tmpDir, 0o711);
+  await chmod(root, 0o755);
+  const line = 'keel benchmark static file, the same bytes for every server.\n';
+  const bodies = {};
+  for (const f of STATIC_FILES) {
+    const body = f.key === '1k' ? Buffer.from(line.repeat(Math.ceil(f.size / line.length)).slice(0, f.size - 1) + '\n') : randomBytes(f.size);
+    await writeFile(path.join(root, f.urlPath.slice(1)), body, { mode: 0o644 });
+    bodies[f.urlPath] = body;
+  }
+  return { staticRoot: root, staticBodies: bodies };
+}
+
+// What an upstream answers at / when asked directly: every proxy in front of
+// it must pass exactly that through.
+async function answerOf(label, start) {
+  const server = await start();
+  try {
+    const r = await fetchOnce(server.port, '/');
+    if (r.error || r.status !== 200) throw new Error(`${label} answered ${r.error ?? `HTTP ${r.status}`} at /, not 200`);
+    return r.body;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function proxyUpstreamAnswer(ctx) {
+  return { upstreamBody: await answerOf('upstream (node:http)', () => startUpstream(ctx)) };
+}
+
+// The Flask app: examples/flask/app.py once it exists, else the stand-in here.
+// A name unique to this run goes on every Gunicorn command line (its
+// proc_name), so one that keel leaves behind can be found and killed by pid.
+async function flaskSetup(ctx) {
+  const example = path.join(ROOT, 'examples', 'flask');
+  const flaskApp = existsSync(path.join(example, 'app.py'))
+    ? { dir: example, module: 'app:app', label: 'examples/flask/app.py' }
+    : { dir: path.join(ROOT, 'bench', 'peers'), module: 'flask_app:app', label: 'bench/peers/flask_app.py (stand-in: examples/flask/app.py not found)' };
+  flaskApp.name = `keel-bench-flask-${process.pid}`;
+  const flaskBody = await answerOf('gunicorn + Flask', () => startGunicorn({ workers: WORKERS, flaskApp }));
+  return { flaskApp, flaskBody };
+}
+
+// Gunicorn processes of this run still alive (a managed upstream keel did not
+// stop): killed by pid, and reported.
+async function killLeftoverGunicorns(ctx) {
+  const found = [];
+  for (const entry of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => '');
+    if (cmdline.includes(ctx.flaskApp.name)) found.push(Number(entry));
+  }
+  for (const pid of found) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {}
+  }
+  return found.length ? `LEFT BEHIND: ${found.length} gunicorn process(es) still running after the server stopped (killed: ${found.join(', ')})` : null;
+}
+
+// --- rows ------------------------------------------------------------------
+
+const staticRows = STATIC_FILES.flatMap((f) => {
+  const common = { group: 'static', path: f.urlPath, prepare: [staticFiles], expect: (ctx) => ({ body: ctx.staticBodies[f.urlPath] }) };
+  const keelId = `static-keel-${f.key}`;
+  const nginxId = `static-nginx-${f.key}`;
+  return [
+    {
+      ...common,
+      id: keelId,
+      name: `keel -w ${WORKERS} --static, access log on (file), ${f.label}`,
+      start: (ctx) => startKeel({ workers: WORKERS, app: null, routes: ['--static', `/=${ctx.staticRoot}`], accessLog: accessLogFile(ctx, keelId) }),
+      after: keelLogAfter(keelId),
+    },
+    {
+      ...common,
+      id: nginxId,
+      needs: ['nginx'],
+      name: `Nginx (${WORKERS} workers, sendfile, open_file_cache), ${f.label}`,
+      start: (ctx) => startNginx({ workers: WORKERS, mode: 'files', root: ctx.staticRoot, dir: nginxDir(ctx, nginxId) }),
+      after: (ctx) => nginxAfter(ctx, nginxId),
+    },
+    {
+      ...common,
+      id: `static-send-${f.key}`,
+      name: `send in node:cluster (${WORKERS} workers), ${f.label}`,
+      start: (ctx) => startSendCluster({ workers: WORKERS, root: ctx.staticRoot }),
+    },
+  ];
+});
+
+const proxyCommon = { group: 'proxy', prepare: [proxyUpstreamAnswer], expect: (ctx) => ({ body: ctx.upstreamBody }) };
+// Each proxy row starts its own upstream and stops it with the row.
+const behindUpstream = (ctx, front) => withUpstream('node:http (1 process)', () => startUpstream(ctx), front);
+const proxyRows = [
+  {
+    ...proxyCommon,
+    id: 'proxy-keel',
+    name: `keel -w ${WORKERS} --proxy, access log on (file)`,
+    start: (ctx) =>
+      behindUpstream(ctx, (up) =>
+        startKeel({ workers: WORKERS, app: null, routes: ['--proxy', `/=http://127.0.0.1:${up}`], accessLog: accessLogFile(ctx, 'proxy-keel') }),
+      ),
+    after: keelLogAfter('proxy-keel'),
+  },
+  {
+    ...proxyCommon,
+    id: 'proxy-nginx',
+    needs: ['nginx'],
+    name: `Nginx proxy_pass, upstream keepalive 32 (${WORKERS} workers)`,
+    start: (ctx) =>
+      behindUpstream(ctx, (up) => startNginx({ workers: WORKERS, mode: 'proxy', upstreamPort: up, keepalive: 32, dir: nginxDir(ctx, 'proxy-nginx') })),
+    after: (ctx) => nginxAfter(ctx, 'proxy-nginx'),
+  },
+  {
+    ...proxyCommon,
+    id: 'proxy-http-proxy',
+    name: `http-proxy in node:cluster (${WORKERS} workers), keep-alive agent`,
+    start: (ctx) => behindUpstream(ctx, (up) => startHttpProxyCluster({ workers: WORKERS, upstreamPort: up })),
+  },
+];
+
+const flaskCommon = { group: 'flask', needs: ['gunicorn', 'flask'], prepare: [flaskSetup], expect: (ctx) => ({ body: ctx.flaskBody }) };
+const behindGunicorn = (ctx, front) => withUpstream(`gunicorn -w ${WORKERS} (sync)`, () => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp }), front);
+const flaskAfter = (more) => async (ctx) => {
+  const notes = [await more?.(ctx), await killLeftoverGunicorns(ctx)].filter(Boolean);
+  return notes.length ? notes.join('; ') : undefined;
+};
+const flaskRows = [
+  {
+    ...flaskCommon,
+    id: 'flask-keel-run',
+    name: `keel -w ${WORKERS} --run gunicorn (managed), access log on (file)`,
+    // keel starts Gunicorn itself: the same command, {port} filled in by keel.
+    start: (ctx) =>
+      startKeel({
+        workers: WORKERS,
+        app: null,
+        routes: ['--run', [GUNICORN, ...gunicornArgs({ workers: WORKERS, flaskApp: ctx.flaskApp, port: '{port}' })].join(' ')],
+        accessLog: accessLogFile(ctx, 'flask-keel-run'),
+        env: PYTHON_ENV,
+      }),
+    after: flaskAfter(keelLogAfter('flask-keel-run')),
+  },
+  {
+    ...flaskCommon,
+    id: 'flask-keel-proxy',
+    name: `keel -w ${WORKERS} --proxy -> gunicorn, access log on (file)`,
+    start: (ctx) =>
+      behindGunicorn(ctx, (up) =>
+        startKeel({ workers: WORKERS, app: null, routes: ['--proxy', `/=http://127.0.0.1:${up}`], accessLog: accessLogFile(ctx, 'flask-keel-proxy') }),
+      ),
+    after: flaskAfter(keelLogAfter('flask-keel-proxy')),
+  },
+  {
+    ...flaskCommon,
+    id: 'flask-nginx',
+    needs: [...flaskCommon.needs, 'nginx'],
+    name: `Nginx proxy_pass -> gunicorn, keepalive 32 (${WORKERS} workers)`,
+    start: (ctx) =>
+      behindGunicorn(ctx, (up) => startNginx({ workers: WORKERS, mode: 'proxy', upstreamPort: up, keepalive: 32, dir: nginxDir(ctx, 'flask-nginx') })),
+    after: flaskAfter((ctx) => nginxAfter(ctx, 'flask-nginx')),
+  },
+  {
+    ...flaskCommon,
+    id: 'flask-gunicorn',
+    name: `Gunicorn alone (-w ${WORKERS} sync), no proxy`,
+    start: (ctx) => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp }),
+    after: flaskAfter(),
+  },
+];
 
 export const scenarios = [
   {
@@ -68,48 +278,93 @@ export const scenarios = [
         id: keelId,
         name: `keel -w ${WORKERS}, access log on (file), ${label}`,
         start: (ctx) => startKeel({ workers: WORKERS, accessLog: accessLogFile(ctx, keelId), certs: ctx.certs }),
-        after: async (ctx) => `access log: ${await countLines(accessLogFile(ctx, keelId))} lines`,
+        after: keelLogAfter(keelId),
       },
-      ...[
-        { id: `tls-nginx-proxy-${protocol}`, mode: 'proxy', name: `Nginx TLS -> node:cluster http (${WORKERS}+${WORKERS}), ${label}` },
-        { id: `tls-nginx-${protocol}`, mode: 'static', name: `Nginx alone (return 200), ${label}` },
-      ].map(({ id, mode, name }) => ({
+      {
         ...tls,
         needs: [...tls.needs, 'nginx'],
-        id,
-        name,
-        start: (ctx) => startNginx({ ...ctx, workers: WORKERS, mode, dir: nginxDir(ctx, id) }),
-        // Nginx logs too (buffered, like keel): count the lines, then drop the files.
-        after: async (ctx) => {
-          const lines = await countLines(path.join(nginxDir(ctx, id), 'access.log'));
-          await rm(nginxDir(ctx, id), { recursive: true, force: true });
-          return `access log: ${lines} lines`;
-        },
-      })),
+        id: `tls-nginx-proxy-${protocol}`,
+        name: `Nginx TLS -> node:cluster http (${WORKERS}+${WORKERS}), ${label}`,
+        start: (ctx) =>
+          withUpstream(`node:cluster (${WORKERS} workers)`, () => startNodeCluster({ ...ctx, workers: WORKERS }), (up) =>
+            startNginx({ workers: WORKERS, certs: ctx.certs, mode: 'proxy', upstreamPort: up, dir: nginxDir(ctx, `tls-nginx-proxy-${protocol}`) }),
+          ),
+        after: (ctx) => nginxAfter(ctx, `tls-nginx-proxy-${protocol}`),
+      },
+      {
+        ...tls,
+        needs: [...tls.needs, 'nginx'],
+        id: `tls-nginx-${protocol}`,
+        name: `Nginx alone (return 200), ${label}`,
+        start: (ctx) => startNginx({ workers: WORKERS, certs: ctx.certs, mode: 'return', dir: nginxDir(ctx, `tls-nginx-${protocol}`) }),
+        after: (ctx) => nginxAfter(ctx, `tls-nginx-${protocol}`),
+      },
     ];
   }),
+  ...staticRows,
+  ...proxyRows,
+  ...flaskRows,
 ];
 
-// The TLS ratios: `row` req/s divided by `baseline` req/s from the same run.
-export const comparisons = ['h1', 'h2'].flatMap((p) => {
-  const label = p === 'h2' ? 'HTTP/2' : 'HTTPS/1.1';
-  const node = p === 'h2' ? 'node:http2' : 'node:https';
-  return [
-    { row: `tls-keel-${p}`, baseline: `tls-node-${p}`, label: `${label}: keel / ${node} cluster`, target: 0.95 },
-    { row: `tls-keel-${p}`, baseline: `tls-nginx-proxy-${p}`, label: `${label}: keel / Nginx TLS -> node:cluster`, target: 1.2 },
-    { row: `tls-keel-${p}`, baseline: `tls-nginx-${p}`, label: `${label}: keel / Nginx alone (ceiling)`, target: null },
-  ];
-});
+// Titles of the grouped tables, in print order.
+export const GROUPS = {
+  tls: 'TLS (same certificate, 2 workers each; HTTPS/1.1 loaded by wrk, HTTP/2 by h2load)',
+  static: `Static files (${WORKERS} workers each; GET ${STATIC_FILES.map((f) => f.urlPath).join(' and ')}, no Accept-Encoding)`,
+  proxy: `Proxying to one node:http upstream (1 process; it shares the ${WORKERS} cores); proxies ${WORKERS} workers each`,
+  flask: `Flask under Gunicorn (-w ${WORKERS} sync workers) behind a proxy (${WORKERS} workers each)`,
+};
+
+// The grouped tables' ratios: `row` req/s divided by `baseline` req/s from the
+// same run, met when >= target. target null: shown for reference only, with
+// `info` saying why (a ceiling, the issue's own measurement, ...).
+export const comparisons = [
+  ...['h1', 'h2'].flatMap((p) => {
+    const label = p === 'h2' ? 'HTTP/2' : 'HTTPS/1.1';
+    const node = p === 'h2' ? 'node:http2' : 'node:https';
+    return [
+      { row: `tls-keel-${p}`, baseline: `tls-node-${p}`, label: `${label}: keel / ${node} cluster`, target: 0.95 },
+      { row: `tls-keel-${p}`, baseline: `tls-nginx-proxy-${p}`, label: `${label}: keel / Nginx TLS -> node:cluster`, target: 1.2 },
+      { row: `tls-keel-${p}`, baseline: `tls-nginx-${p}`, label: `${label}: keel / Nginx alone (ceiling)`, target: null, info: '(ceiling)' },
+    ];
+  }),
+  ...STATIC_FILES.flatMap((f) => [
+    { row: `static-keel-${f.key}`, baseline: `static-nginx-${f.key}`, label: `${f.label}: keel / Nginx`, target: f.key === '1k' ? 0.8 : 0.5 },
+    { row: `static-keel-${f.key}`, baseline: `static-send-${f.key}`, label: `${f.label}: keel / send cluster`, target: null },
+    { row: `static-send-${f.key}`, baseline: `static-nginx-${f.key}`, label: `${f.label}: send cluster / Nginx`, target: null, info: '(reference)' },
+  ]),
+  { row: 'proxy-keel', baseline: 'proxy-nginx', label: 'proxy: keel / Nginx', target: 0.6 },
+  { row: 'proxy-keel', baseline: 'proxy-http-proxy', label: 'proxy: keel / http-proxy cluster', target: 3 },
+  { row: 'proxy-http-proxy', baseline: 'proxy-nginx', label: 'proxy: http-proxy cluster / Nginx', target: null, info: '(reference)' },
+  { row: 'flask-keel-run', baseline: 'flask-nginx', label: 'Flask: keel --run / Nginx -> gunicorn', target: 0.95 },
+  { row: 'flask-keel-proxy', baseline: 'flask-nginx', label: 'Flask: keel --proxy / Nginx -> gunicorn', target: 0.95 },
+  { row: 'flask-nginx', baseline: 'flask-gunicorn', label: 'Flask: Nginx -> gunicorn / Gunicorn alone', target: null, info: '(reference)' },
+].map((c) => ({ ...c, group: scenarioGroup(c.row) }));
+
+function scenarioGroup(id) {
+  return scenarios.find((s) => s.id === id)?.group ?? 'http';
+}
 
 // A name selects the row with that id and every row whose id starts with
-// name + '-': "keel" is both plain keel rows, "tls" every TLS row, "tls-keel",
-// "tls-node", "tls-nginx" (with the proxy rows), "tls-nginx-proxy" their pairs.
+// name + '-': "keel" is both plain keel rows, "tls" every TLS row, "static",
+// "proxy" and "flask" their groups, "static-keel", "tls-nginx", ... and so on.
 export function selectScenarios(names) {
   if (!names) return scenarios;
-  const picked = scenarios.filter((s) => names.some((n) => s.id === n || s.id.startsWith(`${n}-`)));
-  const unknown = names.filter((n) => !scenarios.some((s) => s.id === n || s.id.startsWith(`${n}-`)));
+  const matches = (s, n) => s.id === n || s.id.startsWith(`${n}-`);
+  const picked = scenarios.filter((s) => names.some((n) => matches(s, n)));
+  const unknown = names.filter((n) => !scenarios.some((s) => matches(s, n)));
   if (unknown.length) {
-    throw new Error(`unknown --only name(s): ${unknown.join(', ')}; known: ${scenarios.map((s) => s.id).join(', ')}, keel, tls, tls-keel, tls-node, tls-nginx, tls-nginx-proxy`);
+    throw new Error(`unknown --only name(s): ${unknown.join(', ')}; known: ${knownNames().join(', ')}`);
   }
   return picked;
+}
+
+// Every id and every '-'-prefix of an id that selects more than one row.
+export function knownNames() {
+  const prefixes = new Set();
+  for (const { id } of scenarios) {
+    const parts = id.split('-');
+    for (let i = 1; i < parts.length; i++) prefixes.add(parts.slice(0, i).join('-'));
+  }
+  const groups = [...prefixes].filter((p) => scenarios.filter((s) => s.id.startsWith(`${p}-`)).length > 1);
+  return [...groups, ...scenarios.map((s) => s.id)];
 }

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { spawnGroup, stopGroup, killGroup, groupAlive, run, waitUntil, lastLines } from './proc.js';
 import { freePort, waitForHttp, waitForPortFree } from './net.js';
 import { onCleanup } from './cleanup.js';
-import { findBin, nginxInfo, nginxConfig } from './tls.js';
+import { findBin, GUNICORN } from './tools.js';
+import { nginxInfo, nginxConfig } from './nginx.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PEERS = path.join(ROOT, 'bench', 'peers');
@@ -75,9 +76,11 @@ export function startNodeClusterTls({ handler, workers, certs, protocol }) {
   }, { tls: certs });
 }
 
-// keel always serves examples/hello/app.ts: that is the file it exists to run.
+// keel serves examples/hello/app.ts unless told otherwise: that is the file it
+// exists to run. app: null runs routes only (keel's own static files, proxy or
+// managed upstream, given as `routes`: ['--static', '/=DIR'], ...).
 // certs: serve TLS (HTTP/2 and HTTP/1.1 by ALPN on one port) with these files.
-export async function startKeel({ workers, accessLog, certs }) {
+export async function startKeel({ workers, accessLog, certs, app = 'examples/hello/app.ts', routes = [], env = {} }) {
   // bin/keel.js loads the compiled CLI; measuring a missing or stale build would mislead.
   if (!existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) {
     throw new StartError('keel: failed to start: dist/cli/main.js not found; run `npm run build` first');
@@ -85,14 +88,15 @@ export async function startKeel({ workers, accessLog, certs }) {
   const stale = (await newestMtime(path.join(ROOT, 'src'))) > (await newestMtime(path.join(ROOT, 'dist')));
   const server = await startGroup('keel', (port) => [
     path.join(ROOT, 'bin', 'keel.js'),
-    'serve', 'examples/hello/app.ts',
+    'serve', ...(app ? [app] : []),
+    ...routes,
     '--workers', String(workers),
     ...(certs
       ? ['--bind', `https://127.0.0.1:${port}`, '--certfile', certs.cert, '--keyfile', certs.key]
       : ['--bind', `127.0.0.1:${port}`]),
     '--admin', 'off',
     '--access-logfile', accessLog ?? 'off',
-  ], {}, { tls: certs ?? null });
+  ], env, { tls: certs ?? null });
   if (stale) server.notes = ['src/ is newer than dist/: this measured an old build (npm run build)'];
   return server;
 }
@@ -108,39 +112,83 @@ async function newestMtime(dir) {
   return newest;
 }
 
-// Nginx terminating TLS (HTTP/2 and HTTP/1.1 on one listener), in the
-// foreground as our child (daemon off, master_process on), stopped through its
-// process group like every other server. mode 'proxy' also starts the plain
-// node:cluster app behind it and stops it after Nginx.
+// Nginx in the foreground as our child (daemon off, master_process on),
+// stopped through its process group like every other server. See nginxConfig
+// for mode, upstreamPort, keepalive and root; certs: terminate TLS.
 // dir: a fresh directory for its config, pid file and logs.
-export async function startNginx({ handler, workers, certs, dir, mode }) {
+export async function startNginx({ workers, certs, dir, mode, upstreamPort, keepalive, root }) {
   const bin = findBin('nginx');
   if (!bin) throw new StartError('nginx: failed to start: nginx not found (apt-get install -y nginx)');
   const info = await nginxInfo(bin);
   await mkdir(dir, { recursive: true });
-  const app = mode === 'proxy' ? await startNodeCluster({ handler, workers }) : null;
   const conf = path.join(dir, 'nginx.conf');
   const errorLog = path.join(dir, 'error.log');
-  let server;
+  const server = await startGroup('nginx', () => ['-p', dir, '-c', conf, ...(info.hasErrorLogFlag ? ['-e', errorLog] : [])], {}, {
+    tls: certs ?? null,
+    cmd: bin,
+    moreOutput: () => readFile(errorLog, 'utf8').then((t) => `\n${t}`, () => ''),
+    beforeSpawn: (port) =>
+      writeFile(conf, nginxConfig({ dir, port, cert: certs?.cert, key: certs?.key, mode, upstreamPort, keepalive, root, workers, http2Directive: info.http2Directive })),
+  });
+  server.notes = [info.text];
+  return server;
+}
+
+// A front (proxy) with its own upstream: starts the upstream, then
+// front(upstreamPort); stops the front first, then the upstream. A failure
+// on either side stops whatever was started.
+export async function withUpstream(label, startUpstream, startFront) {
+  const up = await startUpstream();
+  let front;
   try {
-    server = await startGroup('nginx', () => ['-p', dir, '-c', conf, ...(info.hasErrorLogFlag ? ['-e', errorLog] : [])], {}, {
-      tls: certs,
-      cmd: bin,
-      moreOutput: () => readFile(errorLog, 'utf8').then((t) => `\n${t}`, () => ''),
-      beforeSpawn: (port) =>
-        writeFile(conf, nginxConfig({ dir, port, cert: certs.cert, key: certs.key, mode, upstreamPort: app?.port, workers, http2Directive: info.http2Directive })),
-    });
+    front = await startFront(up.port);
   } catch (err) {
-    await app?.stop();
+    await up.stop();
     throw err;
   }
   let stopping;
   return {
-    port: server.port,
-    status: server.status,
-    notes: [`${info.text}${app ? `, upstream node:cluster on 127.0.0.1:${app.port}` : ''}`],
-    stop: () => (stopping ??= server.stop().then(() => app?.stop())),
+    port: front.port,
+    status: front.status,
+    upstreamPort: up.port,
+    notes: [...(front.notes ?? []), `upstream ${label} on 127.0.0.1:${up.port}`],
+    stop: () => (stopping ??= front.stop().then(() => up.stop())),
   };
+}
+
+// The proxy rows' upstream: one node:http process serving the handler.
+export function startUpstream({ handler }) {
+  return startGroup('upstream (node:http)', () => [path.join(PEERS, 'upstream.js')], { BENCH_HANDLER: handler });
+}
+
+export function startSendCluster({ workers, root }) {
+  return startGroup('send in node:cluster', () => [path.join(PEERS, 'send-cluster.js')], {
+    WORKERS: String(workers),
+    BENCH_ROOT: root,
+  });
+}
+
+export function startHttpProxyCluster({ workers, upstreamPort }) {
+  return startGroup('http-proxy in node:cluster', () => [path.join(PEERS, 'http-proxy-cluster.js')], {
+    WORKERS: String(workers),
+    BENCH_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+  });
+}
+
+// Debian's Gunicorn with `workers` sync workers serving flaskApp ({ dir, module,
+// name: its proc_name, a token unique to the run }).
+// No .pyc files written into the repo.
+export const PYTHON_ENV = { PYTHONDONTWRITEBYTECODE: '1' };
+
+export function gunicornArgs({ workers, flaskApp, port }) {
+  return ['-w', String(workers), '-b', `127.0.0.1:${port}`, '--chdir', flaskApp.dir, '--name', flaskApp.name, flaskApp.module];
+}
+
+export function startGunicorn({ workers, flaskApp }) {
+  if (!existsSync(GUNICORN)) {
+    return Promise.reject(new StartError(`gunicorn: failed to start: ${GUNICORN} not found (apt-get install -y gunicorn python3-flask)`));
+  }
+  return startGroup('gunicorn', (port) => gunicornArgs({ workers, flaskApp, port }), PYTHON_ENV, { cmd: GUNICORN });
 }
 
 // PM2 runs a detached daemon that outlives its CLI, so it is stopped with
