@@ -364,7 +364,9 @@ describe('streaming both ways', () => {
   let keel;
   let up;
   const progress = { written: 0, finished: false };
-  const BIG = 64 * 1024 * 1024;
+  // Larger than what the kernel can hold in flight: loopback buffers here grow to 32 MiB per
+  // receiving socket (tcp_rmem), so a few of them hold ~70 MiB without any help from keel.
+  const BIG = 256 * 1024 * 1024;
   before(async () => {
     up = await startUpstream('stream', (req, res) => {
       if (req.url === '/upload') {
@@ -392,7 +394,7 @@ describe('streaming both ways', () => {
       }
       if (req.url === '/download') {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
-        const chunk = Buffer.alloc(256 * 1024, 'z');
+        const chunk = Buffer.alloc(1024 * 1024, 'z');
         const pump = () => {
           while (progress.written < BIG) {
             progress.written += chunk.length;
@@ -404,7 +406,7 @@ describe('streaming both ways', () => {
         pump();
       }
     });
-    keel = await startKeel(null, ['--proxy', `/=${up.url}`, '--max-body', '100m'], { workers: 1 });
+    keel = await startKeel(null, ['--proxy', `/=${up.url}`, '--max-body', '1g'], { workers: 1 });
   });
   after(async () => {
     await keel?.stop();
@@ -425,12 +427,12 @@ describe('streaming both ways', () => {
   it('uploads with backpressure: an upstream that does not read holds the client back', async () => {
     const socket = netConnect(keel.port, '127.0.0.1');
     await once(socket, 'connect');
-    const size = 64 * 1024 * 1024;
+    const size = BIG;
     socket.write(`POST /slow-upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
     let sent = 0;
     let answer = '';
     socket.on('data', (c) => (answer += c));
-    const chunk = Buffer.alloc(256 * 1024, 'u');
+    const chunk = Buffer.alloc(1024 * 1024, 'u');
     let sentAtOneSecond = -1;
     const timer = setTimeout(() => (sentAtOneSecond = sent), 1000);
     while (sent < size) {
