@@ -136,3 +136,27 @@ describe('a WebSocket outlives the request timeouts', () => {
     ws.close();
   });
 });
+
+describe('a WebSocket during a graceful stop', () => {
+  let keel;
+  let echo;
+  before(async () => {
+    echo = await startEchoServer();
+    keel = await startKeel(null, ['--proxy', `/ws=${echo.url}`, '--graceful-timeout', '2'], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    await echo?.close();
+  });
+
+  it('keeps working while keel drains, and is closed at --graceful-timeout', async () => {
+    const ws = await openSocket(`${keel.url.replace('http', 'ws')}/ws/drain`);
+    const closed = once(ws, 'close');
+    keel.signal('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    ws.send('during drain');
+    assert.equal(String((await nextMessage(ws)).data), 'during drain');
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('still open 6 s after SIGTERM')), 6000))]);
+    await keel.waitExit(5000);
+  });
+});
