@@ -265,6 +265,7 @@ describe('retry on connect failure: GET yes, POST no', () => {
 describe('timeouts and failures: 502 and 504', () => {
   let keel;
   let slow;
+  let garbage;
   const stalls = [];
   before(async () => {
     slow = await startUpstream('slow', (req, res) => {
@@ -281,14 +282,36 @@ describe('timeouts and failures: 502 and 504', () => {
         setTimeout(() => res.socket.destroy(), 50);
         return;
       }
+      if (req.url === '/hints') res.writeEarlyHints({ link: '</a.css>; rel=preload' });
       res.end('ok');
     });
-    keel = await startKeel(null, ['--proxy', `/=${slow.url}`, '--proxy', `/down=http://127.0.0.1:${await freePort()}`, '--proxy-header-timeout', '0.5', '--proxy-idle-timeout', '0.5'], { workers: 1 });
+    garbage = createNetServer((socket) => socket.end('HELLO THERE\r\n\r\n'));
+    garbage.listen(0, '127.0.0.1');
+    await once(garbage, 'listening');
+    keel = await startKeel(null, [
+      '--proxy', `/=${slow.url}`,
+      '--proxy', `/down=http://127.0.0.1:${await freePort()}`,
+      '--proxy', `/garbage=http://127.0.0.1:${garbage.address().port}`,
+      '--proxy-header-timeout', '0.5', '--proxy-idle-timeout', '0.5',
+    ], { workers: 1 });
   });
   after(async () => {
     for (const res of stalls) res.destroy();
     await keel?.stop();
     await slow?.close();
+    garbage?.close();
+  });
+
+  it('502 when the upstream answers something that is not HTTP', async () => {
+    const r = await get(keel, '/garbage');
+    assert.equal(r.status, 502);
+    assert.doesNotMatch(r.text, /HELLO/);
+  });
+
+  it('passes the final answer after a 1xx (Early Hints)', async () => {
+    const r = await get(keel, '/hints');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'ok');
   });
 
   it('504 when the upstream sends no head within --proxy-header-timeout', async () => {

@@ -159,6 +159,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     const res = this.res;
     if (this.clientGone || res.headersSent || res.destroyed) {
       // keel already answered (a refused upload, a request timeout): the upstream's answer goes nowhere.
+      this.clientGone = true;
       this.abortUpstream?.();
       return false;
     }
@@ -204,6 +205,11 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     }
     const code = err.code ?? '';
     const now = Date.now();
+    if (this.answered && !this.res.headersSent && this.intercepted === null) {
+      // The head came but could not be written (a header Node refuses): the client has nothing yet.
+      this.fail(502, 'upstream-error', upstream, 'upstream sent a response head keel cannot pass on', code);
+      return;
+    }
     if (this.answered) {
       // The head is out: only cutting the connection tells the client the body is incomplete.
       this.done();
