@@ -15,6 +15,8 @@ import { startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { rawExchange, parseResponses } from '../helpers/raw-client.js';
 import { startUpstream } from '../helpers/upstreams.js';
+import { makeCertificates } from '../helpers/certs.js';
+import { createServer as createHttpsServer } from 'node:https';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 async function get(keel, path, options = {}) {
@@ -694,5 +696,44 @@ describe('unix-socket upstreams and --intercept-errors', () => {
     assert.equal(r.text, 'no such thing');
     const line = await waitFor(() => keel.accessLines().find((l) => l.includes(r.headers['x-request-id'])), { timeout: 5000, what: 'the access line' });
     assert.match(line, /" 404 /);
+  });
+});
+
+describe('https:// upstreams', () => {
+  let pki;
+  let server;
+  let url;
+  before(async () => {
+    pki = makeCertificates();
+    const { certPem, keyPem } = pki.leaf('upstream', { dns: ['upstream.internal'], ip: ['127.0.0.1'] });
+    server = createHttpsServer({ cert: certPem, key: keyPem }, (req, res) => res.end(`tls ok, host ${req.headers.host}, sni ${req.socket.servername || 'none'}`));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `https://127.0.0.1:${server.address().port}`;
+  });
+  after(() => {
+    server?.close();
+    pki?.cleanup();
+  });
+
+  it('verifies the upstream\'s certificate against its own address, not the client\'s Host', async () => {
+    const keel = await startKeel(null, ['--proxy', `/=${url}`], { workers: 1, env: { NODE_EXTRA_CA_CERTS: join(pki.dir, 'ca.pem') } });
+    try {
+      const r = await get(keel, '/', { headers: { host: 'shop.example' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 'tls ok, host shop.example, sni none');
+    } finally {
+      await keel.stop();
+    }
+  });
+
+  it('refuses an upstream certificate it cannot verify: 502', async () => {
+    const keel = await startKeel(null, ['--proxy', `/=${url}`], { workers: 1 });
+    try {
+      const r = await get(keel, '/');
+      assert.equal(r.status, 502);
+    } finally {
+      await keel.stop();
+    }
   });
 });
