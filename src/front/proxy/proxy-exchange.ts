@@ -109,7 +109,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     const { req, res } = this;
     const http2 = (req as IncomingMessage & { stream?: unknown }).stream !== undefined;
     const version = http2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
-    if (scanRequestHead(req.rawHeaders, version, this.core.balancer.header, this) !== FRAMING_OK) {
+    // Origin-form only (`/path?query`): `OPTIONS *` and absolute-form targets are nothing to forward.
+    if (req.url!.charCodeAt(0) !== 47 || scanRequestHead(req.rawHeaders, version, this.core.balancer.header, this) !== FRAMING_OK) {
       this.ctx.event = 'bad-framing';
       sendErrorPage(req, res, 400, this.ctx.id, true);
       return;
