@@ -404,6 +404,13 @@ describe('streaming both ways', () => {
         req.on('end', () => res.end(JSON.stringify({ length, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null })));
         return;
       }
+      if (req.url === '/endless') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const tick = setInterval(() => res.write('data: tick\n\n'), 100);
+        progress.endless = res;
+        res.on('close', () => clearInterval(tick));
+        return;
+      }
       if (req.url === '/slow-upload') {
         // Reads nothing for a while: keel must not soak up the upload meanwhile.
         progress.uploadHeld = true;
@@ -447,6 +454,17 @@ describe('streaming both ways', () => {
     const chunked = (await get(keel, '/upload', { method: 'POST', body: Readable.from((function* () { for (let i = 0; i < data.length; i += 1 << 20) yield data.subarray(i, i + (1 << 20)); })()) })).json();
     assert.equal(chunked.length, data.length);
     assert.equal(chunked.sha256, sha256);
+  });
+
+  it('a client that goes away mid-response: the upstream request is aborted too', async () => {
+    const socket = netConnect(keel.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /endless HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(socket, 'data');
+    await waitFor(() => progress.endless, { timeout: 5000, what: 'the upstream to start answering' });
+    const upstreamClosed = once(progress.endless, 'close');
+    socket.destroy();
+    await Promise.race([upstreamClosed, sleep(5000).then(() => { throw new Error('the upstream request was left open after the client left'); })]);
   });
 
   it('uploads with backpressure: an upstream that does not read holds the client back', async () => {
@@ -632,6 +650,7 @@ describe('ambiguous framing is never forwarded', () => {
     'chunked in HTTP/1.0': 'POST /s HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     'space before colon': 'POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 4\r\n\r\nabcd',
     'bare LF in a header value': 'GET /s HTTP/1.1\r\nHost: x\r\nX-A: 1\nTransfer-Encoding: chunked\r\n\r\n',
+    'asterisk-form target': 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n',
   };
   for (const [name, bytes] of Object.entries(cases)) {
     it(`${name}: 400 and closed, the upstream sees nothing`, async () => {
