@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startKeel } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
+import { makeCertificates } from '../helpers/certs.js';
 import { rawExchange, parseResponses } from '../helpers/raw-client.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -133,6 +134,60 @@ describe('a WebSocket outlives the request timeouts', () => {
     await new Promise((r) => setTimeout(r, 2500));
     ws.send('still here');
     assert.equal(String((await nextMessage(ws)).data), 'still here');
+    ws.close();
+  });
+});
+
+describe('a WebSocket during a graceful stop', () => {
+  let keel;
+  let echo;
+  before(async () => {
+    echo = await startEchoServer();
+    keel = await startKeel(null, ['--proxy', `/ws=${echo.url}`, '--graceful-timeout', '2'], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    await echo?.close();
+  });
+
+  it('keeps working while keel drains, and is closed at --graceful-timeout', async () => {
+    const ws = await openSocket(`${keel.url.replace('http', 'ws')}/ws/drain`);
+    const closed = once(ws, 'close');
+    keel.signal('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    ws.send('during drain');
+    assert.equal(String((await nextMessage(ws)).data), 'during drain');
+    await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('still open 6 s after SIGTERM')), 6000))]);
+    await keel.waitExit(5000);
+  });
+});
+
+describe('WebSocket over TLS (wss://) through a proxy route', () => {
+  let keel;
+  let echo;
+  let pki;
+  let leaf;
+  let port;
+  before(async () => {
+    pki = makeCertificates();
+    leaf = pki.leaf('localhost', { dns: ['localhost'], ip: ['127.0.0.1'] });
+    echo = await startEchoServer();
+    port = await freePort();
+    keel = await startKeel(null, ['--bind', `https://127.0.0.1:${port}`, '--certfile', leaf.cert, '--keyfile', leaf.key, '--proxy', `/ws=${echo.url}`], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    await echo?.close();
+    pki?.cleanup();
+  });
+
+  it('upgrades on the TLS listener and tells the upstream the client used https', async () => {
+    const ws = await openSocket(`wss://127.0.0.1:${port}/ws/secure`, { ca: pki.ca.certPem });
+    ws.send('over tls');
+    assert.equal(String((await nextMessage(ws)).data), 'over tls');
+    const conn = echo.seen.connections.at(-1);
+    assert.equal(conn.headers['x-forwarded-proto'], 'https');
+    assert.match(conn.headers.forwarded, /proto=https/);
     ws.close();
   });
 });

@@ -15,6 +15,8 @@ import { startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { rawExchange, parseResponses } from '../helpers/raw-client.js';
 import { startUpstream } from '../helpers/upstreams.js';
+import { makeCertificates } from '../helpers/certs.js';
+import { createServer as createHttpsServer } from 'node:https';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 async function get(keel, path, options = {}) {
@@ -265,6 +267,7 @@ describe('retry on connect failure: GET yes, POST no', () => {
 describe('timeouts and failures: 502 and 504', () => {
   let keel;
   let slow;
+  let garbage;
   const stalls = [];
   before(async () => {
     slow = await startUpstream('slow', (req, res) => {
@@ -281,14 +284,36 @@ describe('timeouts and failures: 502 and 504', () => {
         setTimeout(() => res.socket.destroy(), 50);
         return;
       }
+      if (req.url === '/hints') res.writeEarlyHints({ link: '</a.css>; rel=preload' });
       res.end('ok');
     });
-    keel = await startKeel(null, ['--proxy', `/=${slow.url}`, '--proxy', `/down=http://127.0.0.1:${await freePort()}`, '--proxy-header-timeout', '0.5', '--proxy-idle-timeout', '0.5'], { workers: 1 });
+    garbage = createNetServer((socket) => socket.end('HELLO THERE\r\n\r\n'));
+    garbage.listen(0, '127.0.0.1');
+    await once(garbage, 'listening');
+    keel = await startKeel(null, [
+      '--proxy', `/=${slow.url}`,
+      '--proxy', `/down=http://127.0.0.1:${await freePort()}`,
+      '--proxy', `/garbage=http://127.0.0.1:${garbage.address().port}`,
+      '--proxy-header-timeout', '0.5', '--proxy-idle-timeout', '0.5',
+    ], { workers: 1 });
   });
   after(async () => {
     for (const res of stalls) res.destroy();
     await keel?.stop();
     await slow?.close();
+    garbage?.close();
+  });
+
+  it('502 when the upstream answers something that is not HTTP', async () => {
+    const r = await get(keel, '/garbage');
+    assert.equal(r.status, 502);
+    assert.doesNotMatch(r.text, /HELLO/);
+  });
+
+  it('passes the final answer after a 1xx (Early Hints)', async () => {
+    const r = await get(keel, '/hints');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'ok');
   });
 
   it('504 when the upstream sends no head within --proxy-header-timeout', async () => {
@@ -364,7 +389,9 @@ describe('streaming both ways', () => {
   let keel;
   let up;
   const progress = { written: 0, finished: false };
-  const BIG = 64 * 1024 * 1024;
+  // Larger than what the kernel can hold in flight: loopback buffers here grow to 32 MiB per
+  // receiving socket (tcp_rmem), so a few of them hold ~70 MiB without any help from keel.
+  const BIG = 256 * 1024 * 1024;
   before(async () => {
     up = await startUpstream('stream', (req, res) => {
       if (req.url === '/upload') {
@@ -375,6 +402,13 @@ describe('streaming both ways', () => {
           length += c.length;
         });
         req.on('end', () => res.end(JSON.stringify({ length, sha256: hash.digest('hex'), te: req.headers['transfer-encoding'] ?? null })));
+        return;
+      }
+      if (req.url === '/endless') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const tick = setInterval(() => res.write('data: tick\n\n'), 100);
+        progress.endless = res;
+        res.on('close', () => clearInterval(tick));
         return;
       }
       if (req.url === '/slow-upload') {
@@ -392,7 +426,7 @@ describe('streaming both ways', () => {
       }
       if (req.url === '/download') {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(BIG) });
-        const chunk = Buffer.alloc(256 * 1024, 'z');
+        const chunk = Buffer.alloc(1024 * 1024, 'z');
         const pump = () => {
           while (progress.written < BIG) {
             progress.written += chunk.length;
@@ -404,7 +438,7 @@ describe('streaming both ways', () => {
         pump();
       }
     });
-    keel = await startKeel(null, ['--proxy', `/=${up.url}`, '--max-body', '100m'], { workers: 1 });
+    keel = await startKeel(null, ['--proxy', `/=${up.url}`, '--max-body', '1g'], { workers: 1 });
   });
   after(async () => {
     await keel?.stop();
@@ -422,15 +456,26 @@ describe('streaming both ways', () => {
     assert.equal(chunked.sha256, sha256);
   });
 
+  it('a client that goes away mid-response: the upstream request is aborted too', async () => {
+    const socket = netConnect(keel.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /endless HTTP/1.1\r\nHost: x\r\n\r\n');
+    await once(socket, 'data');
+    await waitFor(() => progress.endless, { timeout: 5000, what: 'the upstream to start answering' });
+    const upstreamClosed = once(progress.endless, 'close');
+    socket.destroy();
+    await Promise.race([upstreamClosed, sleep(5000).then(() => { throw new Error('the upstream request was left open after the client left'); })]);
+  });
+
   it('uploads with backpressure: an upstream that does not read holds the client back', async () => {
     const socket = netConnect(keel.port, '127.0.0.1');
     await once(socket, 'connect');
-    const size = 64 * 1024 * 1024;
+    const size = BIG;
     socket.write(`POST /slow-upload HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`);
     let sent = 0;
     let answer = '';
     socket.on('data', (c) => (answer += c));
-    const chunk = Buffer.alloc(256 * 1024, 'u');
+    const chunk = Buffer.alloc(1024 * 1024, 'u');
     let sentAtOneSecond = -1;
     const timer = setTimeout(() => (sentAtOneSecond = sent), 1000);
     while (sent < size) {
@@ -605,6 +650,7 @@ describe('ambiguous framing is never forwarded', () => {
     'chunked in HTTP/1.0': 'POST /s HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
     'space before colon': 'POST /s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\nContent-Length: 4\r\n\r\nabcd',
     'bare LF in a header value': 'GET /s HTTP/1.1\r\nHost: x\r\nX-A: 1\nTransfer-Encoding: chunked\r\n\r\n',
+    'asterisk-form target': 'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n',
   };
   for (const [name, bytes] of Object.entries(cases)) {
     it(`${name}: 400 and closed, the upstream sees nothing`, async () => {
@@ -669,5 +715,44 @@ describe('unix-socket upstreams and --intercept-errors', () => {
     assert.equal(r.text, 'no such thing');
     const line = await waitFor(() => keel.accessLines().find((l) => l.includes(r.headers['x-request-id'])), { timeout: 5000, what: 'the access line' });
     assert.match(line, /" 404 /);
+  });
+});
+
+describe('https:// upstreams', () => {
+  let pki;
+  let server;
+  let url;
+  before(async () => {
+    pki = makeCertificates();
+    const { certPem, keyPem } = pki.leaf('upstream', { dns: ['upstream.internal'], ip: ['127.0.0.1'] });
+    server = createHttpsServer({ cert: certPem, key: keyPem }, (req, res) => res.end(`tls ok, host ${req.headers.host}, sni ${req.socket.servername || 'none'}`));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `https://127.0.0.1:${server.address().port}`;
+  });
+  after(() => {
+    server?.close();
+    pki?.cleanup();
+  });
+
+  it('verifies the upstream\'s certificate against its own address, not the client\'s Host', async () => {
+    const keel = await startKeel(null, ['--proxy', `/=${url}`], { workers: 1, env: { NODE_EXTRA_CA_CERTS: join(pki.dir, 'ca.pem') } });
+    try {
+      const r = await get(keel, '/', { headers: { host: 'shop.example' } });
+      assert.equal(r.status, 200);
+      assert.equal(r.text, 'tls ok, host shop.example, sni none');
+    } finally {
+      await keel.stop();
+    }
+  });
+
+  it('refuses an upstream certificate it cannot verify: 502', async () => {
+    const keel = await startKeel(null, ['--proxy', `/=${url}`], { workers: 1 });
+    try {
+      const r = await get(keel, '/');
+      assert.equal(r.status, 502);
+    } finally {
+      await keel.stop();
+    }
   });
 });

@@ -44,7 +44,7 @@ export function forwardedNode(address: string): string {
 
 /** A quoted-string for Forwarded's host= (a host with a port is no token). */
 function quoted(value: string): string {
-  return `"${value.replace(/["\\]/g, '\\$&')}"`;
+  return value.includes('"') || value.includes('\\') ? `"${value.replace(/["\\]/g, '\\$&')}"` : `"${value}"`;
 }
 
 /**

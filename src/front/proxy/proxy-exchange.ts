@@ -109,7 +109,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     const { req, res } = this;
     const http2 = (req as IncomingMessage & { stream?: unknown }).stream !== undefined;
     const version = http2 ? 'h2' : req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
-    if (scanRequestHead(req.rawHeaders, version, this.core.balancer.header, this) !== FRAMING_OK) {
+    // Origin-form only (`/path?query`): `OPTIONS *` and absolute-form targets are nothing to forward.
+    if (req.url!.charCodeAt(0) !== 47 || scanRequestHead(req.rawHeaders, version, this.core.balancer.header, this) !== FRAMING_OK) {
       this.ctx.event = 'bad-framing';
       sendErrorPage(req, res, 400, this.ctx.id, true);
       return;
@@ -159,6 +160,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     const res = this.res;
     if (this.clientGone || res.headersSent || res.destroyed) {
       // keel already answered (a refused upload, a request timeout): the upstream's answer goes nowhere.
+      this.clientGone = true;
       this.abortUpstream?.();
       return false;
     }
@@ -204,6 +206,11 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     }
     const code = err.code ?? '';
     const now = Date.now();
+    if (this.answered && !this.res.headersSent && this.intercepted === null) {
+      // The head came but could not be written (a header Node refuses): the client has nothing yet.
+      this.fail(502, 'upstream-error', upstream, 'upstream sent a response head keel cannot pass on', code);
+      return;
+    }
     if (this.answered) {
       // The head is out: only cutting the connection tells the client the body is incomplete.
       this.done();

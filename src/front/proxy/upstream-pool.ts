@@ -3,7 +3,8 @@
  * worker) and its health as this worker sees it. `http://host:port`, `https://…` and
  * `unix:/path.sock` are accepted; a unix socket is reached through undici's socketPath.
  */
-import { Pool } from 'undici';
+import { isIP } from 'node:net';
+import { Pool, buildConnector } from 'undici';
 import type { Balanced } from './balancer.js';
 import { hashString } from './balancer.js';
 
@@ -38,6 +39,7 @@ export class Upstream implements Balanced {
     const unix = url.startsWith('unix:') ? url.slice(5) : null;
     this.pool = new Pool(unix === null ? url : 'http://localhost', {
       ...(unix === null ? {} : { socketPath: unix }),
+      ...(url.startsWith('https:') ? { connect: tlsConnector(url, settings.connectTimeout) } : {}),
       connectTimeout: settings.connectTimeout,
       headersTimeout: settings.headersTimeout,
       bodyTimeout: settings.bodyTimeout,
@@ -69,4 +71,17 @@ export class Upstream implements Balanced {
   close(): Promise<void> {
     return this.pool.close().catch(() => {});
   }
+}
+
+/**
+ * TLS to an https:// upstream is verified against the upstream's own name, as configured. undici
+ * would otherwise take the name from the request's Host header, which keel passes through from the
+ * client: the public name, not the upstream's. An IP address gets no SNI (RFC 6066) and is checked
+ * against the certificate's IP entries.
+ */
+function tlsConnector(url: string, timeout: number): buildConnector.connector {
+  const hostname = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  const servername = isIP(hostname) ? undefined : hostname;
+  const connect = buildConnector({ timeout });
+  return (options, callback) => connect({ ...options, servername }, callback);
 }
