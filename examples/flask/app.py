@@ -9,6 +9,7 @@ kind of page that leaks source and settings when a debug flag slips into product
 --intercept-errors replaces it with the generic error page (and logs the original).
 """
 import os
+import time
 
 from flask import Flask, jsonify, request
 from werkzeug.debug import DebuggedApplication
@@ -31,6 +32,13 @@ def healthz():
 def whoami():
     """Which process answered, and what keel forwarded: for balancing and header checks."""
     return jsonify(pid=os.getpid(), headers=dict(request.headers))
+
+
+@flask_app.get("/slow")
+def slow():
+    """Answers after ?ms= milliseconds (at most 2000): a request that keeps a sync worker busy."""
+    time.sleep(min(int(request.args.get("ms", "200")), 2000) / 1000)
+    return "slow\n"
 
 
 @flask_app.get("/boom")

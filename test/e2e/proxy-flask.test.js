@@ -4,6 +4,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { ROOT, startKeel } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
@@ -24,6 +26,15 @@ async function startGunicorn() {
     return (await request(`${url}/healthz`).then((r) => (r.body.dump(), r.statusCode)).catch(() => 0)) === 200;
   }, { timeout: 15_000, what: 'gunicorn to answer /healthz' });
   return { url, child, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
+}
+
+/** Established TCP connections to a loopback port, from /proc (either side's view of it counts once: the remote side). */
+function connectionsTo(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((line) => {
+    const fields = line.trim().split(/\s+/);
+    return fields[2]?.endsWith(`:${hex}`) && fields[3] === '01';
+  }).length;
 }
 
 async function fetchText(url, headers = {}) {
@@ -76,5 +87,24 @@ describe('Flask under Gunicorn behind keel', () => {
       const line = await waitFor(() => keel.accessLines().find((l) => l.includes(id)), { timeout: 5000, what: 'the access line' });
       assert.match(line, /" 500 /);
     }
+  });
+
+  it('clients that leave before the answer leave no idle upstream connection pinning a sync worker', async () => {
+    // Gunicorn's sync workers serve one connection at a time and block reading it: an idle
+    // connection keel kept open would stall every later request for seconds.
+    const port = Number(new URL(gunicorn.url).port);
+    const sockets = [];
+    for (let i = 0; i < 6; i++) {
+      const socket = connect(plain.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`GET /slow?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      sockets.push(socket);
+    }
+    await waitFor(() => connectionsTo(port) >= sockets.length, { timeout: 5000, what: 'every request to reach gunicorn' });
+    for (const socket of sockets) socket.destroy();
+    // Gunicorn answers each (300 ms, two at a time) and closes; keel must not open new ones for nobody.
+    await waitFor(() => connectionsTo(port) === 0, { timeout: 3000, interval: 50, what: 'no connection left open between keel and gunicorn' });
+    const r = await fetchText(`${plain.url}/`);
+    assert.equal(r.status, 200);
   });
 });

@@ -42,6 +42,17 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETU
 /** Errors of a connection that broke before the answer: a reused keep-alive connection the upstream had just closed, typically. */
 const RESET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
+/**
+ * When the client leaves before the answer, an answer up to this size is read to its end and
+ * dropped rather than aborted. Aborting closes the upstream connection, and undici then opens a
+ * fresh one for the aborted request that nobody uses: an idle connection that pins a worker of a
+ * one-connection-at-a-time upstream (Gunicorn's sync workers) until undici's keep-alive timeout,
+ * seconds in which every other request to that upstream waits. Nginx, which never opens an
+ * upstream connection without a request to send, does not have that problem; reading a small
+ * answer to its end keeps keel the same.
+ */
+const DRAIN_LIMIT = 256 * 1024;
+
 /** How many bytes of an intercepted 5xx body go to the error log. */
 const INTERCEPT_LOG_BYTES = 1024;
 
@@ -96,6 +107,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   /** The first bytes of an intercepted 5xx body, for the log; null when not intercepting. */
   private intercepted: Buffer[] | null = null;
   private interceptedBytes = 0;
+  /** Bytes of an answer read and dropped after the client left. */
+  private drained = 0;
 
   constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
     this.core = core;
@@ -148,7 +161,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     this.sent = true;
     this.abortUpstream = abort;
-    if (this.clientGone) abort();
+    // A bodyless request whose client already left goes out anyway and its answer is dropped (see DRAIN_LIMIT).
+    if (this.clientGone && this.hasBody) abort();
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -159,8 +173,10 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     this.upstream!.recordSuccess();
     const res = this.res;
     if (this.clientGone || res.headersSent || res.destroyed) {
-      // keel already answered (a refused upload, a request timeout): the upstream's answer goes nowhere.
+      // The client left, or keel already answered (a refused upload, a request timeout): the
+      // upstream's answer goes nowhere. A small one is read to its end (see DRAIN_LIMIT).
       this.clientGone = true;
+      if (this.drainable(rawHeaders)) return true;
       this.abortUpstream?.();
       return false;
     }
@@ -174,6 +190,11 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.clientGone) {
+      this.drained += chunk.length;
+      if (this.drained > DRAIN_LIMIT) this.abortUpstream?.();
+      return true;
+    }
     if (this.intercepted !== null) {
       if (this.interceptedBytes < INTERCEPT_LOG_BYTES) {
         this.intercepted.push(chunk);
@@ -190,6 +211,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.done();
+    if (this.clientGone) return;
     if (this.intercepted !== null) {
       this.replaceErrorBody();
       return;
@@ -252,7 +274,19 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   clientClosed(): void {
     if (this.finished) return;
     this.clientGone = true;
-    this.abortUpstream?.();
+    // Before the answer's head, a bodyless request is left to finish (see DRAIN_LIMIT); the head decides.
+    if (this.answered || this.hasBody) this.abortUpstream?.();
+  }
+
+  /** Whether an answer nobody will read is small enough to read to its end instead of aborting. */
+  private drainable(rawHeaders: Buffer[]): boolean {
+    if (this.req.method === 'HEAD') return true;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!;
+      if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return Number(rawHeaders[i + 1]!.toString('latin1')) <= DRAIN_LIMIT;
+    }
+    // No length: chunked or until close, possibly endless (an event stream).
+    return false;
   }
 
   clientDrained(): void {
