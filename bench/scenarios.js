@@ -230,6 +230,29 @@ const flaskRows = [
       behindGunicorn(ctx, (up) => startNginx({ workers: WORKERS, mode: 'proxy', upstreamPort: up, keepalive: 32, dir: nginxDir(ctx, 'flask-nginx') })),
     after: flaskAfter((ctx) => nginxAfter(ctx, 'flask-nginx')),
   },
+  // The same app under Gunicorn's gthread worker (-w 2 --threads 4), which keeps connections alive:
+  // the sync worker closes every connection, so each request costs the proxy a new one.
+  {
+    ...flaskCommon,
+    id: 'flask-gthread-keel-proxy',
+    name: `keel -w ${WORKERS} --proxy -> gunicorn gthread, access log on (file)`,
+    start: (ctx) =>
+      withUpstream(`gunicorn -w ${WORKERS} --threads 4 (gthread)`, () => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp, threads: 4 }), (up) =>
+        startKeel({ workers: WORKERS, app: null, routes: ['--proxy', `/=http://127.0.0.1:${up}`], accessLog: accessLogFile(ctx, 'flask-gthread-keel-proxy') }),
+      ),
+    after: flaskAfter(keelLogAfter('flask-gthread-keel-proxy')),
+  },
+  {
+    ...flaskCommon,
+    id: 'flask-gthread-nginx',
+    needs: [...flaskCommon.needs, 'nginx'],
+    name: `Nginx proxy_pass -> gunicorn gthread, keepalive 32 (${WORKERS} workers)`,
+    start: (ctx) =>
+      withUpstream(`gunicorn -w ${WORKERS} --threads 4 (gthread)`, () => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp, threads: 4 }), (up) =>
+        startNginx({ workers: WORKERS, mode: 'proxy', upstreamPort: up, keepalive: 32, dir: nginxDir(ctx, 'flask-gthread-nginx') }),
+      ),
+    after: flaskAfter((ctx) => nginxAfter(ctx, 'flask-gthread-nginx')),
+  },
   {
     ...flaskCommon,
     id: 'flask-gunicorn',
@@ -311,7 +334,7 @@ export const GROUPS = {
   tls: 'TLS (same certificate, 2 workers each; HTTPS/1.1 loaded by wrk, HTTP/2 by h2load)',
   static: `Static files (${WORKERS} workers each; GET ${STATIC_FILES.map((f) => f.urlPath).join(' and ')}, no Accept-Encoding)`,
   proxy: `Proxying to one node:http upstream (1 process; it shares the ${WORKERS} cores); proxies ${WORKERS} workers each`,
-  flask: `Flask under Gunicorn (-w ${WORKERS} sync workers) behind a proxy (${WORKERS} workers each)`,
+  flask: `Flask under Gunicorn (-w ${WORKERS}; sync workers unless marked gthread) behind a proxy (${WORKERS} workers each)`,
 };
 
 // The grouped tables' ratios: `row` req/s divided by `baseline` req/s from the
@@ -337,6 +360,7 @@ export const comparisons = [
   { row: 'proxy-http-proxy', baseline: 'proxy-nginx', label: 'proxy: http-proxy cluster / Nginx', target: null, info: '(reference)' },
   { row: 'flask-keel-run', baseline: 'flask-nginx', label: 'Flask: keel --run / Nginx -> gunicorn', target: 0.95 },
   { row: 'flask-keel-proxy', baseline: 'flask-nginx', label: 'Flask: keel --proxy / Nginx -> gunicorn', target: 0.95 },
+  { row: 'flask-gthread-keel-proxy', baseline: 'flask-gthread-nginx', label: 'Flask (gthread): keel --proxy / Nginx', target: 0.95 },
   { row: 'flask-nginx', baseline: 'flask-gunicorn', label: 'Flask: Nginx -> gunicorn / Gunicorn alone', target: null, info: '(reference)' },
 ].map((c) => ({ ...c, group: scenarioGroup(c.row) }));
 

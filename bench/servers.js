@@ -180,15 +180,16 @@ export function startHttpProxyCluster({ workers, upstreamPort }) {
 // No .pyc files written into the repo.
 export const PYTHON_ENV = { PYTHONDONTWRITEBYTECODE: '1' };
 
-export function gunicornArgs({ workers, flaskApp, port }) {
-  return ['-w', String(workers), '-b', `127.0.0.1:${port}`, '--chdir', flaskApp.dir, '--name', flaskApp.name, flaskApp.module];
+/** threads > 0: the gthread worker, which keeps connections alive (the sync worker closes each one). */
+export function gunicornArgs({ workers, flaskApp, port, threads = 0 }) {
+  return ['-w', String(workers), ...(threads > 0 ? ['--threads', String(threads)] : []), '-b', `127.0.0.1:${port}`, '--chdir', flaskApp.dir, '--name', flaskApp.name, flaskApp.module];
 }
 
-export function startGunicorn({ workers, flaskApp }) {
+export function startGunicorn({ workers, flaskApp, threads = 0 }) {
   if (!existsSync(GUNICORN)) {
     return Promise.reject(new StartError(`gunicorn: failed to start: ${GUNICORN} not found (apt-get install -y gunicorn python3-flask)`));
   }
-  return startGroup('gunicorn', (port) => gunicornArgs({ workers, flaskApp, port }), PYTHON_ENV, { cmd: GUNICORN });
+  return startGroup('gunicorn', (port) => gunicornArgs({ workers, flaskApp, port, threads }), PYTHON_ENV, { cmd: GUNICORN });
 }
 
 // PM2 runs a detached daemon that outlives its CLI, so it is stopped with
