@@ -110,14 +110,7 @@ export function rateLimits(): ValueType<RateLimitRule[]> {
     const path = words[0]?.startsWith('/') ? checkPrefix(words.shift()!, RATE_TEXT) : null;
     return { path, ...parseRate(words, raw.trim(), RATE_TEXT) };
   };
-  return {
-    allowed: `${RATE_TEXT} (repeatable)`,
-    parse(raw) {
-      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(';');
-      return items.map((v) => v.trim()).filter((v) => v !== '').map(one);
-    },
-    show: (value) => value.map((r) => r.text).join(';'),
-  };
+  return repeated(RATE_TEXT, one);
 }
 
 function checkPrefix(raw: string, allowed: string): string {
@@ -206,7 +199,8 @@ function parseProxy(raw: string): ProxyRoute {
   };
 }
 
-function repeatedRoutes<R extends Route>(allowed: string, one: (raw: string) => R): ValueType<R[]> {
+/** A repeatable flag: values accumulate; an env var or config string separates them with `;` (commas belong to the values). */
+function repeated<R extends { readonly text: string }>(allowed: string, one: (raw: string) => R): ValueType<R[]> {
   return {
     allowed: `${allowed} (repeatable)`,
     parse(raw) {
@@ -217,8 +211,8 @@ function repeatedRoutes<R extends Route>(allowed: string, one: (raw: string) => 
   };
 }
 
-export const staticRoutes = (): ValueType<StaticRoute[]> => repeatedRoutes(STATIC_TEXT, parseStatic);
-export const proxyRoutes = (): ValueType<ProxyRoute[]> => repeatedRoutes(PROXY_TEXT, parseProxy);
+export const staticRoutes = (): ValueType<StaticRoute[]> => repeated(STATIC_TEXT, parseStatic);
+export const proxyRoutes = (): ValueType<ProxyRoute[]> => repeated(PROXY_TEXT, parseProxy);
 
 /** A route as the config file's `routes` list writes it. */
 export interface RouteInput {

@@ -97,30 +97,22 @@ export function negotiateEncoding(header: string): Encoding {
 
 /** Browsers send a handful of distinct values, so remembered answers make negotiation a map lookup. */
 const MAX_REMEMBERED = 256;
-const remembered = new Map<string, Encoding>();
-
-/** negotiateEncoding, remembered per header value (bounded: a client cannot grow it without limit). */
-export function encodingFor(header: string): Encoding {
-  let encoding = remembered.get(header);
-  if (encoding === undefined) {
-    encoding = negotiateEncoding(header);
-    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
-    if (header.length <= 256) remembered.set(header, encoding);
-  }
-  return encoding;
-}
-
 const NONE: CodingWeights = { br: 0, gzip: 0 };
-const rememberedWeights = new Map<string, CodingWeights>();
+const remembered = new Map<string, CodingWeights>();
 
-/** parseAcceptEncoding, remembered per header value like encodingFor. */
+/** parseAcceptEncoding, remembered per header value (bounded: a client cannot grow it without limit). */
 export function codingWeights(header: string | undefined): CodingWeights {
   if (header === undefined || header === '') return NONE;
-  let weights = rememberedWeights.get(header);
+  let weights = remembered.get(header);
   if (weights === undefined) {
     weights = parseAcceptEncoding(header);
-    if (rememberedWeights.size >= MAX_REMEMBERED) rememberedWeights.clear();
-    if (header.length <= 256) rememberedWeights.set(header, weights);
+    if (remembered.size >= MAX_REMEMBERED) remembered.clear();
+    if (header.length <= 256) remembered.set(header, weights);
   }
   return weights;
+}
+
+/** negotiateEncoding, from the remembered weights. */
+export function encodingFor(header: string): Encoding {
+  return pickCoding(codingWeights(header), true, true) ?? '';
 }
