@@ -471,7 +471,7 @@ export const settings = [
     flag: 'request-timeout',
     type: seconds(0, 86_400),
     default: 60,
-    help: 'A request the app has not answered within this many seconds gets 504 and is logged. 0 turns it off.',
+    help: 'A request not answered within this many seconds gets 504 and is logged; a response already under way is cut only when it sends nothing for this long. 0 turns it off.',
     section: 'limits',
   }),
   setting({

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Client } from 'undici';
+import { Client, request } from 'undici';
 import { isAlive, runKeel, startKeel } from '../helpers/keel.js';
 import { startLoad } from '../helpers/load.js';
 import { freePort } from '../helpers/ports.js';
@@ -383,5 +383,25 @@ describe('--request-timeout', () => {
     assert.equal(next.status, 200);
     assert.equal(Number(next.headers['x-pid']), pid);
     assert.deepEqual(keel.workerPids(), [pid]);
+  });
+
+  it('a response under way goes on while it keeps sending, past the timeout', async () => {
+    const res = await request(`${keel.url}/trickle?every=250&for=3200`, { headers: { 'x-request-id': 'pm-trickle' } });
+    assert.equal(res.statusCode, 200);
+    const body = await res.body.text();
+    assert.match(body, /done\n$/);
+    assert.ok(body.split('tick').length > 10, body);
+    const line = await waitFor(() => keel.accessLines().find((l) => l.includes('pm-trickle')), { what: 'the access-log line of the long response' });
+    assert.doesNotMatch(line, /timeout$/);
+  });
+
+  it('a response under way that sends nothing for the timeout is cut, and logged', async () => {
+    const res = await request(`${keel.url}/slow?ms=8000`, { headers: { 'x-request-id': 'pm-silent' } });
+    assert.equal(res.statusCode, 200);
+    await assert.rejects(res.body.text(), 'the body is cut, not completed');
+    const entry = await waitFor(() => findLog(keel, (e) => e.requestId === 'pm-silent'), { what: 'the stall in the error log' });
+    assert.match(entry.msg, /response stalled/);
+    const line = await waitFor(() => keel.accessLines().find((l) => l.includes('pm-silent')), { what: 'the access-log line of the cut response' });
+    assert.match(line, / pm-silent timeout$/);
   });
 });
