@@ -54,19 +54,27 @@ export interface UpstreamsMessage {
   readonly type: typeof MSG.upstreams;
   readonly upstreams: UpstreamTargets;
 }
-export interface CallMessage {
-  readonly type: typeof MSG.call;
+export interface ServiceCall {
   readonly id: number;
   /** A service name from SERVICES. */
   readonly service: string;
   readonly args: unknown;
 }
-export interface ReplyMessage {
-  readonly type: typeof MSG.reply;
+export interface ServiceReply {
   readonly id: number;
   readonly result?: unknown;
   /** Set when the service failed; the caller's promise rejects with it. */
   readonly error?: string;
+}
+/** The calls a worker made in one turn of its event loop, in one message. */
+export interface CallMessage {
+  readonly type: typeof MSG.call;
+  readonly calls: readonly ServiceCall[];
+}
+/** The answers the primary had at once, in one message; a service that answers later sends its own. */
+export interface ReplyMessage {
+  readonly type: typeof MSG.reply;
+  readonly replies: readonly ServiceReply[];
 }
 export interface TlsMessage {
   readonly type: typeof MSG.tls;

@@ -6,7 +6,7 @@
  * @example
  *   services.register(SERVICES.rateLimitTake, (args) => limiter.take(args as TakeArgs));
  */
-import { type CallMessage, MSG, type ReplyMessage } from '../ipc.js';
+import { type CallMessage, MSG, type ReplyMessage, type ServiceCall, type ServiceReply } from '../ipc.js';
 
 /** Names of the services, in one place. */
 export const SERVICES = {
@@ -28,27 +28,37 @@ export class PrimaryServices {
     this.services.set(name, service);
   }
 
-  /** Runs a worker's call and sends the answer back; a failing or unknown service answers with an error, never throws here. */
+  /**
+   * Runs a worker's batch of calls and sends the answers back: those that are ready at once in one
+   * message, each one that settles later in its own. A failing or unknown service answers with an
+   * error, never throws here.
+   */
   answer(message: CallMessage, send: (reply: ReplyMessage) => void): void {
-    const service = this.services.get(message.service);
-    if (!service) {
-      send({ type: MSG.reply, id: message.id, error: `no service ${message.service}` });
-      return;
+    const ready: ServiceReply[] = [];
+    for (const call of message.calls) {
+      const reply = this.run(call, send);
+      if (reply !== null) ready.push(reply);
     }
+    if (ready.length > 0) send({ type: MSG.reply, replies: ready });
+  }
+
+  /** The reply to one call, or null when it will be sent on its own once the service settles. */
+  private run(call: ServiceCall, send: (reply: ReplyMessage) => void): ServiceReply | null {
+    const service = this.services.get(call.service);
+    if (!service) return { id: call.id, error: `no service ${call.service}` };
     let result: unknown;
     try {
-      result = service(message.args);
+      result = service(call.args);
     } catch (err) {
-      send({ type: MSG.reply, id: message.id, error: (err as Error).message });
-      return;
+      return { id: call.id, error: (err as Error).message };
     }
     if (result && typeof (result as Promise<unknown>).then === 'function') {
       (result as Promise<unknown>).then(
-        (value) => send({ type: MSG.reply, id: message.id, result: value }),
-        (err: unknown) => send({ type: MSG.reply, id: message.id, error: (err as Error)?.message ?? String(err) }),
+        (value) => send({ type: MSG.reply, replies: [{ id: call.id, result: value }] }),
+        (err: unknown) => send({ type: MSG.reply, replies: [{ id: call.id, error: (err as Error)?.message ?? String(err) }] }),
       );
-    } else {
-      send({ type: MSG.reply, id: message.id, result });
+      return null;
     }
+    return { id: call.id, result };
   }
 }

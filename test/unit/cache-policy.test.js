@@ -261,7 +261,7 @@ describe('registerCacheServices (the primary side, over the real PrimaryServices
   let id = 0;
   const call = (services, service, args) => {
     let reply;
-    services.answer({ type: 'keel:call', id: ++id, service, args }, (r) => (reply = r));
+    services.answer({ type: 'keel:call', calls: [{ id: ++id, service, args }] }, (r) => (reply = r.replies[0]));
     return reply.result;
   };
   const record = (size) => ({ meta: '{}', body: Buffer.alloc(size).toString('base64'), size });
