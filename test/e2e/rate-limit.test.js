@@ -234,6 +234,50 @@ describe('--limit-conn across two workers', () => {
   });
 });
 
+describe('--limit-conn over TLS', () => {
+  it('counts TLS connections by their peer: the second of a limit of one gets 429 and is closed', async (t) => {
+    const { makeCertificates } = await import('../helpers/certs.js');
+    const tls = await import('node:tls');
+    const pki = makeCertificates();
+    t.after(() => pki.cleanup());
+    const leaf = pki.leaf('localhost', { dns: ['localhost'], ip: ['127.0.0.1'] });
+    const keel = await startKeel(APP, ['--certfile', leaf.cert, '--keyfile', leaf.key, '--limit-conn', '1'], { workers: 2 });
+    t.after(() => keel.stop());
+    /** One HTTP/1.1 exchange on a TLS socket: the raw answer once its head (and a close, if any) came. */
+    const exchange = (socket, path) =>
+      new Promise((resolve, reject) => {
+        let data = '';
+        const timer = setTimeout(() => reject(new Error(`no answer for ${path}`)), 5000);
+        const done = () => {
+          clearTimeout(timer);
+          resolve({ data, closed: socket.destroyed || socket.readableEnded });
+        };
+        socket.on('data', (chunk) => {
+          data += chunk;
+          const [res] = parseResponses(Buffer.from(data));
+          if (res && res.body.length === Number(res.headers['content-length']) && !/close/i.test(res.headers.connection ?? '')) done();
+        });
+        socket.once('close', done);
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      });
+    const open = () =>
+      new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: '127.0.0.1', port: keel.port, servername: 'localhost', ca: pki.ca.certPem, ALPNProtocols: ['http/1.1'] }, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const first = await open();
+    t.after(() => first.destroy());
+    assert.equal(parseResponses(Buffer.from((await exchange(first, '/t1')).data))[0].status, 200);
+    const second = await open();
+    t.after(() => second.destroy());
+    const refused = await exchange(second, '/t2');
+    assert.equal(parseResponses(Buffer.from(refused.data))[0].status, 429);
+    assert.equal(refused.closed, true, 'the refused connection is closed');
+    // The counted connection still works.
+    assert.equal(parseResponses(Buffer.from((await exchange(first, '/t1-again')).data))[0].status, 200);
+  });
+});
+
 describe('rate-limit settings', () => {
   it('refuses two rules for one prefix before anything listens', async () => {
     const keel = await startKeel(APP, ['--rate-limit', '/api 1r/s', '--rate-limit', '/api 2r/s'], { waitReady: false });
