@@ -227,6 +227,18 @@ describe('MemoryCache (the in-primary LRU)', () => {
     assert.equal(lru.bytesUsed, 30);
   });
 
+  test('an older answer stored late does not replace a newer one; Vary lists and pass marks always replace', () => {
+    const lru = new MemoryCache(1000);
+    const answer = (responseTime, body) => ({ meta: JSON.stringify({ responseTime }), body, size: 20 });
+    lru.set('k', answer(NOW + 5, 'newer'), 60_000, NOW);
+    assert.equal(lru.set('k', answer(NOW + 1, 'older'), 60_000, NOW), false);
+    assert.equal(lru.get('k', NOW).body, 'newer');
+    assert.equal(lru.set('k', answer(NOW + 9, 'newest'), 60_000, NOW), true);
+    assert.equal(lru.get('k', NOW).body, 'newest');
+    assert.equal(lru.set('k', { meta: JSON.stringify({ kind: 'pass' }), body: '', size: 10 }, 60_000, NOW), true);
+    assert.equal(lru.get('k', NOW).body, '');
+  });
+
   test('expired entries are gone', () => {
     const lru = new MemoryCache(100);
     lru.set('a', rec(10), 1000, NOW);

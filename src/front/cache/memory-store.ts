@@ -39,6 +39,16 @@ interface LockArgs {
   readonly ttlMs?: number;
 }
 
+/** When a kept response arrived (its meta's responseTime), or -1 for records without one (Vary lists, pass marks), which always replace. */
+function responseTimeOf(meta: string): number {
+  try {
+    const time = (JSON.parse(meta) as { responseTime?: unknown }).responseTime;
+    return typeof time === 'number' ? time : -1;
+  } catch {
+    return -1;
+  }
+}
+
 /**
  * A byte-bounded LRU with per-entry expiry. A Map keeps insertion order, so re-inserting on each
  * hit makes its first key the least recently used: eviction walks from the front.
@@ -89,6 +99,13 @@ export class MemoryCache {
   }
 
   set(key: string, record: WireRecord & { readonly size: number }, ttlMs: number, now = Date.now()): boolean {
+    // Workers store when their answer completes, so an older answer can arrive after a newer one
+    // (a forced refresh on another worker): the most recent response wins (RFC 9111 §4.3.4).
+    const existing = this.entries.get(key);
+    if (existing !== undefined && existing.expiresAt > now) {
+      const incoming = responseTimeOf(record.meta);
+      if (incoming >= 0 && incoming < responseTimeOf(existing.meta)) return false;
+    }
     this.delete(key);
     if (record.size > this.maxBytes || ttlMs <= 0) return false;
     this.entries.set(key, { meta: record.meta, body: record.body, size: record.size, expiresAt: now + ttlMs });
