@@ -25,12 +25,16 @@ export function errorBody(status: number, requestId: string, json: boolean): { b
   };
 }
 
-/** Answers with the generic page, replacing whatever headers the app had set; closes the connection if asked. */
-export function sendErrorPage(req: IncomingMessage, res: ServerResponse, status: number, requestId: string, close = false): void {
+/**
+ * Answers with the generic page, replacing whatever headers the app had set; closes the connection
+ * if asked. `extra` are keel's own headers for this status (Retry-After on a 429).
+ */
+export function sendErrorPage(req: IncomingMessage, res: ServerResponse, status: number, requestId: string, close = false, extra?: Readonly<Record<string, string | number>>): void {
   const { body, type } = errorBody(status, requestId, wantsJson(req.headers.accept));
   for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
   if (close) res.shouldKeepAlive = false;
   res.writeHead(status, {
+    ...extra,
     'content-type': type,
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

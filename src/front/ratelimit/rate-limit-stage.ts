@@ -22,7 +22,7 @@ import { CountersOverIpc } from './counters-over-ipc.js';
 import { retryAfterSeconds } from './gcra.js';
 import { compileLimitRules } from './limit-rules.js';
 import { RedisCounters } from './redis-counters.js';
-import { sendTooManyRequests } from './too-many-requests.js';
+import { sendErrorPage } from '../error-page.js';
 
 export type Proceed = (req: IncomingMessage, res: ServerResponse, target: Target) => void;
 
@@ -60,7 +60,7 @@ export function createRateLimitStage(config: ResolvedConfig, primary: PrimaryCha
 
   function refuseConnection(req: IncomingMessage, res: ServerResponse): void {
     req.keel!.event = 'conn-limited';
-    sendTooManyRequests(req, res, req.keel!.id, 0, true);
+    sendErrorPage(req, res, 429, req.keel!.id, true);
     // HTTP/2 has no Connection: close; GOAWAY ends the session once this stream is done.
     (req as IncomingMessage & { stream?: ServerHttp2Stream }).stream?.session?.close();
   }
@@ -97,7 +97,7 @@ export function createRateLimitStage(config: ResolvedConfig, primary: PrimaryCha
           return;
         }
         req.keel!.event = 'rate-limited';
-        sendTooManyRequests(req, res, req.keel!.id, retryAfterSeconds(wait), false);
+        sendErrorPage(req, res, 429, req.keel!.id, false, { 'retry-after': retryAfterSeconds(wait) });
       },
       (err: unknown) => {
         onStoreError(err);
