@@ -4,6 +4,9 @@
 import { CommanderError } from 'commander';
 import { EXIT, isKeelError } from '../errors.js';
 import { buildProgram } from './program.js';
+import { dev } from './dev.js';
+import { doctor } from './doctor.js';
+import { init } from './init.js';
 import { serve } from './serve.js';
 import { KEEL_VERSION } from './version.js';
 
@@ -18,6 +21,17 @@ export async function main(argv: string[]): Promise<void> {
   serveCommand.action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
     await serve({ appArg: app ?? null, cli: options });
   });
+  const command = (name: string) => program.commands.find((c) => c.name() === name)!;
+  command('dev').action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
+    await dev({ appArg: app ?? null, cli: options });
+  });
+  command('doctor').action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
+    const { url, json, ...cli } = options;
+    process.exitCode = await doctor({ appArg: app ?? null, cli, url: typeof url === 'string' ? url : null, json: json === true });
+  });
+  command('init').action(async (target: string, app: string | undefined, options: Record<string, string | string[] | boolean>) => {
+    await init({ target, appArg: app ?? null, cli: options });
+  });
   // One `keel: ...` line, as for every other usage error; set on serve too, which copied the
   // program's output settings when it was created.
   const output = {
@@ -25,7 +39,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(text.startsWith('error:') ? `keel: ${text.slice(7).replace(/\n\(Did you mean (.+)\?\)\n?$/, '; did you mean $1?\n')}` : text),
   };
   program.configureOutput(output);
-  serveCommand.configureOutput(output);
+  for (const sub of program.commands) sub.configureOutput(output);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -39,5 +39,29 @@ export function buildProgram(version: string): Command {
       .argument('[APP]', 'path/to/file[:export] or path/to/file:factory() (default export, then `app`)')
       .exitOverride(),
   );
+  addSettingOptions(
+    program
+      .command('dev')
+      .description('Development mode: loopback only, reload on change, rich error page. Never for production.')
+      .argument('[APP]', 'path/to/file[:export] or path/to/file:factory()')
+      .exitOverride(),
+  );
+  addSettingOptions(
+    program
+      .command('doctor')
+      .description('Audit the effective configuration and this host for production risks, or probe a running server with --url.')
+      .argument('[APP]', 'the app keel serve would run (optional)')
+      .option('--url <url>', 'probe a running server from outside instead of auditing the config')
+      .option('--json', 'print findings as JSON')
+      .exitOverride(),
+  );
+  addSettingOptions(
+    program
+      .command('init')
+      .description('Write deployment files filled from the effective config: systemd, docker or kubernetes.')
+      .argument('<target>', 'systemd | docker | kubernetes')
+      .argument('[APP]', 'the app keel serve runs')
+      .exitOverride(),
+  );
   return program;
 }

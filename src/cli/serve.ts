@@ -151,7 +151,26 @@ export async function serve(input: ServeInput): Promise<void> {
     process.exit(code);
   }
   if (config.admin) {
-    admin = await startAdminServer(config.admin, { ready: () => arbiter.isReady(), describe: () => arbiter.describe() }).catch((err: Error) => {
+    const startedAt = Date.now();
+    admin = await startAdminServer(config.admin, {
+      ready: () => arbiter.isReady(),
+      describe: () => arbiter.describe(),
+      // Filled in by the telemetry of issue 6.
+      metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
+      snapshot: () => ({
+        version: KEEL_VERSION,
+        startedAt,
+        now: Date.now(),
+        phase: String(arbiter.describe().phase),
+        traffic: [],
+        totals: { requests: 0, errors: 0, inflight: 0 },
+        workers: [],
+        restarts: {},
+        upstreams: [],
+        certificates: [],
+        errors: [],
+      }),
+    }).catch((err: Error) => {
       throw keelError('KEEL_ERR_BIND_FAILED', { setting: '--admin', address: config.admin!.text, reason: err.message });
     });
   }

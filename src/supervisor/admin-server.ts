@@ -1,33 +1,52 @@
 /**
- * The admin listener, in the primary: /healthz (the primary is alive) and /readyz (every worker
- * is up and none is draining). Later: metrics and the status page.
+ * The admin listener, in the primary: /healthz (the primary is alive), /readyz (every worker is up
+ * and none is draining), /metrics (Prometheus text, all workers aggregated) and the live status
+ * page at / with its event stream at /events.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BindAddress } from '../config/value-types.js';
+import { createStatusPage } from '../observe/status-page.js';
+import type { StatusSnapshot } from '../observe/status-snapshot.js';
 
 export interface AdminState {
   readonly ready: () => boolean;
   readonly describe: () => Record<string, unknown>;
+  /** Prometheus text exposition of every metric, aggregated over the workers. */
+  readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  readonly snapshot: () => StatusSnapshot;
+}
+
+function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : text);
 }
 
 export function startAdminServer(bind: BindAddress, state: AdminState): Promise<Server> {
+  const statusPage = createStatusPage(state.snapshot);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    let status = 404;
-    let body: Record<string, unknown> = { error: 'Not Found' };
-    if (path === '/healthz') {
-      status = 200;
-      body = { status: 'ok' };
-    } else if (path === '/readyz') {
+    if (path === '/healthz') return sendJson(req, res, 200, { status: 'ok' });
+    if (path === '/readyz') {
       const ready = state.ready();
-      status = ready ? 200 : 503;
-      body = { status: ready ? 'ready' : 'not ready', ...state.describe() };
+      return sendJson(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...state.describe() });
     }
-    const text = `${JSON.stringify(body)}\n`;
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-    res.end(req.method === 'HEAD' ? undefined : text);
+    if (path === '/metrics') {
+      state.metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        () => sendJson(req, res, 500, { error: 'metrics unavailable' }),
+      );
+      return;
+    }
+    if (path === '/') return statusPage.page(req, res);
+    if (path === '/events') return statusPage.events(req, res);
+    sendJson(req, res, 404, { error: 'Not Found' });
   });
   server.keepAliveTimeout = 5000;
+  server.on('close', () => statusPage.close());
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const done = (): void => {
