@@ -110,6 +110,12 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** `secrets` plus `extra` when set, longest first as the redactor wants. */
+function withSecret(secrets: string[], extra: string | null): string[] {
+  if (extra === null || secrets.includes(extra)) return secrets;
+  return [...secrets, extra].sort((a, b) => b.length - a.length);
+}
+
 export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
   const { cli, cwd } = input;
   const configPath = findConfigFile(typeof cli.config === 'string' ? cli.config : null, cwd);
@@ -152,7 +158,8 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
     cwd,
     configFile: configPath,
     env,
-    secrets: secretValues(env),
+    // The admin token may come from a flag, not only from a secret-named variable: it is never logged either way.
+    secrets: withSecret(secretValues(env), settled.adminToken),
     sources: sources as Record<SettingKey, Source>,
   });
 }
