@@ -97,7 +97,8 @@ function parseValue(entry: Setting<string, unknown>, raw: unknown, source: strin
     return entry.type.parse(raw);
   } catch (err) {
     if (!(err instanceof ValueError)) throw err;
-    const value = Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+    // A secret setting's value is not echoed back: the terminal may be recorded, or shared.
+    const value = entry.secret ? '(hidden)' : Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
     throw keelError('KEEL_ERR_CONFIG_VALUE', { setting: source, value, allowed: err.message || entry.type.allowed });
   }
 }

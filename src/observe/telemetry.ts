@@ -36,6 +36,8 @@ export interface WorkerGauges {
 
 interface Slot {
   occupant: WorkerRecord;
+  /** The worker it replaced, while that one may still be alive (an abandoned reload gives the slot back). */
+  previous: WorkerRecord | null;
   restarts: number;
 }
 
@@ -101,12 +103,14 @@ export class Telemetry {
   workerStarted(record: WorkerRecord): void {
     this.workerStarts++;
     this.records.set(record.worker.id, record);
-    // A slot is free once its worker died or keel decided to replace it (a replacement starts before the old one leaves).
-    const vacated = this.slots.find((s) => s.occupant.state === 'dead' || s.occupant.retireReason !== null);
+    // A slot is free once its worker died or keel decided to replace it: a replacement starts before
+    // the old one leaves, and on a reload the old generation is retired only once the new one is up.
+    const vacated = this.slots.find((s) => s.occupant.state === 'dead' || s.occupant.retireReason !== null || s.occupant.generation < record.generation);
     if (vacated) {
+      vacated.previous = vacated.occupant;
       vacated.occupant = record;
       vacated.restarts++;
-    } else this.slots.push({ occupant: record, restarts: 0 });
+    } else this.slots.push({ occupant: record, previous: null, restarts: 0 });
   }
 
   /** A worker exited; `stopping` when keel is shutting down (no restart then). */
@@ -117,9 +121,17 @@ export class Telemetry {
     const reason = restartReason(record, stopping);
     if (reason !== null) this.restarts[reason]++;
     else {
-      // Not replaced (scale-down, shutdown): its slot goes with it.
       const index = this.slots.findIndex((s) => s.occupant === record);
-      if (index >= 0) this.slots.splice(index, 1);
+      const slot = this.slots[index];
+      if (slot?.previous && this.records.get(slot.previous.worker.id) === slot.previous) {
+        // A worker of an abandoned reload: the one it was to replace keeps serving in its slot.
+        slot.occupant = slot.previous;
+        slot.previous = null;
+        slot.restarts--;
+      } else if (index >= 0) {
+        // Not replaced (scale-down, shutdown): its slot goes with it.
+        this.slots.splice(index, 1);
+      }
     }
   }
 
