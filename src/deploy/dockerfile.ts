@@ -6,7 +6,10 @@
  */
 import type { ResolvedConfig } from '../config/resolve.js';
 import { APP_DIR, type ContainerLayout, STATE_DIR, TLS_DIR, containerLayout } from './container-layout.js';
-import type { DeployPlan } from './deploy-plan.js';
+import { type DeployPlan, shutdownSeconds } from './deploy-plan.js';
+
+/** Seconds `docker stop` should wait past keel's shutdown budget (its default, 10 s, is often too short). */
+const STOP_MARGIN_S = 5;
 
 /** What init found in the project's package.json. */
 export interface ProjectFacts {
@@ -91,7 +94,7 @@ export function dockerfileText(layout: ContainerLayout, project: ProjectFacts): 
     `# The admin listener answers /healthz inside the container only (127.0.0.1:${layout.adminPort}).`,
     `HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ${execForm(healthCheck(layout.adminPort))}`,
     '# Exec form, no shell wrapper: keel is PID 1 and gets SIGTERM and SIGHUP itself (a shell would',
-    '# swallow them). No `--init` needed: keel reaps its own workers.',
+    '# swallow them). No `--init` needed: keel reaps its own workers (add it if the app spawns processes of its own).',
     `ENTRYPOINT ${execForm(['node', KEEL_IN_IMAGE])}`,
     `CMD ${execForm(layout.args)}`,
     '',
@@ -144,8 +147,8 @@ export function renderDocker(config: ResolvedConfig, project: ProjectFacts): Dep
   run.push(image);
   const nextSteps = [
     `docker build -t ${image} .`,
-    `${run.join(' ')}${layout.secrets.length > 0 ? `  # ${layout.secrets.map((s) => s.envName).join(', ')} come from your shell's environment` : ''}`,
-    `docker kill --signal=HUP <container>  # zero-downtime reload; docker stop drains (give it --time ${Math.ceil(config.gracefulTimeout + config.shutdownDelay + 5)})`,
+    `${run.join(' ')}${layout.secrets.length > 0 ? `  # -e NAME passes ${layout.secrets.map((s) => s.envName).join(', ')} from your shell's environment` : ''}`,
+    `docker kill --signal=HUP <container>  # reload without downtime; docker stop --time ${Math.ceil(shutdownSeconds(config) + STOP_MARGIN_S)} <container> lets keel drain`,
   ];
   return {
     files: [
