@@ -28,7 +28,7 @@ export interface ServeArgumentOptions {
   readonly app: string | null;
   /** Values that replace the effective ones where the deployment differs (container binds, paths). */
   readonly overrides?: Partial<Record<SettingKey, unknown>>;
-  /** Settings the deployment provides otherwise (systemd's User=, a container's USER). */
+  /** Settings the deployment provides otherwise (systemd's User=, a container's USER); each must accept '' as none. */
   readonly omit?: ReadonlySet<SettingKey>;
 }
 
@@ -57,10 +57,19 @@ export function serveArguments(config: ResolvedConfig, options: ServeArgumentOpt
   const values = config as unknown as Record<string, unknown>;
   for (const entry of settings as readonly Setting<string, unknown>[]) {
     const key = entry.key as SettingKey;
-    if (NEVER.has(key) || options.omit?.has(key)) continue;
-    const value = options.overrides && key in options.overrides ? options.overrides[key] : values[key];
+    if (NEVER.has(key)) continue;
+    // The deployed keel may load the same config file: a value it sets that the deployment provides
+    // otherwise is reset with an empty value (for these settings, "none").
+    if (options.omit?.has(key)) {
+      if (config.sources[key] === 'config file') args.push(`--${entry.flag}`, '');
+      continue;
+    }
+    const overridden = options.overrides !== undefined && key in options.overrides;
+    const value = overridden ? options.overrides![key] : values[key];
     const shown = valueText(entry, value);
-    if (!ALWAYS.has(key) && shown === valueText(entry, defaultOf(entry))) continue;
+    const byDefault = valueText(entry, defaultOf(entry));
+    // An override back to the default is still written when the config file would set something else.
+    if (!ALWAYS.has(key) && shown === byDefault && !(overridden && config.sources[key] === 'config file')) continue;
     if (!entry.cliOnly && (entry.secret || looksSecret(shown, config.secrets))) {
       secrets.push({ key, envName: envName(entry), flag: `--${entry.flag}` });
       continue;

@@ -211,6 +211,21 @@ describe('keel init docker', () => {
     assert.deepEqual(dockerfile.getFROMs().map((f) => f.getBuildStage()), ['deps', 'runtime']);
     assert.ok(dockerfile.getInstructions().some((i) => i.getKeyword() === 'COPY' && i.getArgumentsContent() === '. .'));
   });
+  test('settings from a config file that the container provides otherwise are reset on the command line', async () => {
+    const dir = project({ build: false });
+    writeFileSync(join(dir, 'keel.config.json'), JSON.stringify({ app: 'server.mjs', user: 'www-data', pid: 'keel.pid', accessLogfile: 'access.log', workers: 2 }));
+    const result = await init(dir, ['docker']);
+    assert.match(result.stdout, /in a container logs go to stdout/);
+    const [cmd] = DockerfileParser.parse(readFileSync(join(dir, 'Dockerfile'), 'utf8')).getCMDs();
+    const words = cmd.getJSONStrings().map((s) => s.getJSONValue());
+    // The image holds the same keel.config.json: what the CMD says must win over it.
+    const printed = await runKeel([...words, '--print-config'], { cwd: dir });
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, /^user += none +# flag$/m);
+    assert.match(printed.stdout, /^pid += none +# flag$/m);
+    assert.match(printed.stdout, /^accessLogfile += - +# flag$/m);
+    assert.match(printed.stdout, /^workers += 2 /m);
+  });
 });
 
 describe('keel init kubernetes', () => {
