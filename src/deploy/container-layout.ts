@@ -96,7 +96,13 @@ export function containerLayout(config: ResolvedConfig, options: ContainerOption
   };
   const overrides: Partial<Record<SettingKey, unknown>> = {};
   overrides.bind = config.bind.map((b) => published(b, 'bind'));
-  if (config.redirectHttp) overrides.redirectHttp = published(config.redirectHttp, 'redirect');
+  if (config.redirectHttp) {
+    overrides.redirectHttp = published(config.redirectHttp, 'redirect');
+    const https = ports.find((p) => p.name.startsWith('https'));
+    if (https && https.containerPort !== https.publishedPort) {
+      notes.push(`--redirect-http sends clients to the port keel listens on, ${https.containerPort}: publish it as ${https.containerPort} too, or redirect at your load balancer`);
+    }
+  }
 
   const adminPort = config.admin?.kind === 'tcp' && config.admin.port > 0 ? config.admin.port : DEFAULT_ADMIN_PORT;
   if (!config.admin) notes.push('--admin was off; containers need it for health checks, so it is on at port 9000');

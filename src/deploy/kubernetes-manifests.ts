@@ -23,6 +23,8 @@ const PRIMARY_MIB = 128;
 /** Memory per worker when --max-memory does not say. */
 const WORKER_MIB = 256;
 const MIB = 1024 * 1024;
+/** Where the init container reads the TLS Secret from. */
+const TLS_SECRET_DIR = '/etc/keel/tls-secret';
 /** The admin token's env var: required by keel when --admin is not on loopback, as in a pod. */
 export const ADMIN_TOKEN_ENV = 'KEEL_ADMIN_TOKEN';
 
@@ -76,9 +78,23 @@ export function renderKubernetes(config: ResolvedConfig, input: KubernetesInput)
   const volumeMounts: YamlValue[] = [{ name: 'tmp', mountPath: '/tmp' }];
   // tsx compiles TypeScript apps into a cache under /tmp: the only write a read-only root needs.
   const volumes: YamlValue[] = [{ name: 'tmp', emptyDir: {} }];
+  const containerSecurity = { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+  const initContainers: YamlValue[] = [];
   if (layout.tlsFiles.length > 0) {
+    // keel refuses a key that others can read, and a Secret volume is root's, group-readable
+    // through fsGroup at best: an init container copies the files into memory as the pod's user, mode 600.
     volumeMounts.push({ name: 'tls', mountPath: TLS_DIR, readOnly: true });
-    volumes.push({ name: 'tls', secret: { secretName: tlsSecret, defaultMode: 0o400 } });
+    volumes.push({ name: 'tls-secret', secret: { secretName: tlsSecret, defaultMode: 0o440 } }, { name: 'tls', emptyDir: { medium: 'Memory' } });
+    initContainers.push({
+      name: 'tls-files',
+      image: `${name}:latest`,
+      command: ['sh', '-c', `cp ${TLS_SECRET_DIR}/* ${TLS_DIR}/ && chmod 600 ${TLS_DIR}/*`],
+      securityContext: containerSecurity,
+      volumeMounts: [
+        { name: 'tls-secret', mountPath: TLS_SECRET_DIR, readOnly: true },
+        { name: 'tls', mountPath: TLS_DIR },
+      ],
+    });
   }
   if (layout.needsState) {
     volumeMounts.push({ name: 'state', mountPath: STATE_DIR });
@@ -104,6 +120,7 @@ export function renderKubernetes(config: ResolvedConfig, input: KubernetesInput)
         metadata: { labels },
         spec: {
           terminationGracePeriodSeconds: terminationGraceSeconds(config),
+          initContainers: initContainers.length > 0 ? initContainers : undefined,
           securityContext: { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } },
           containers: [
             {
@@ -128,7 +145,7 @@ export function renderKubernetes(config: ResolvedConfig, input: KubernetesInput)
                 // One CPU per worker: keel's worker count and the CPU quota agree.
                 limits: { cpu: String(config.workers), memory },
               },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+              securityContext: containerSecurity,
               volumeMounts,
             },
           ],
@@ -162,5 +179,7 @@ export function renderKubernetes(config: ResolvedConfig, input: KubernetesInput)
   if (layout.envFiles.length > 0) nextSteps.push(`kubectl create secret generic ${envSecret} ${layout.envFiles.map((f) => `--from-env-file=${f}`).join(' ')}`);
   if (layout.tlsFiles.length > 0) nextSteps.push(`kubectl create secret generic ${tlsSecret} ${layout.tlsFiles.map((f) => `--from-file=${f.host}`).join(' ')}`);
   nextSteps.push('kubectl apply -f kubernetes.yaml', `kubectl rollout status deployment/${name}`);
-  return { files: [{ name: 'kubernetes.yaml', text }], notes: [...layout.notes], nextSteps };
+  const notes = [...layout.notes];
+  if (layout.tlsFiles.length > 0) notes.push(`TLS files are copied from the ${tlsSecret} Secret when a pod starts: after renewing it, kubectl rollout restart deployment/${name}`);
+  return { files: [{ name: 'kubernetes.yaml', text }], notes, nextSteps };
 }

@@ -287,6 +287,29 @@ describe('keel init kubernetes', () => {
   });
 });
 
+describe('keel init kubernetes with TLS files', () => {
+  test('keys come from a Secret, copied mode 600 by an init container; the redirect listener gets its own port', async () => {
+    const dir = project();
+    const result = await init(dir, ['kubernetes', 'server.mjs', '--bind', 'https://127.0.0.1:443', '--certfile', 'certs/site.pem', '--keyfile', 'certs/site.key', '--redirect-http', '127.0.0.1:80']);
+    const [deploymentData, serviceData] = parseAllDocuments(readFileSync(join(dir, 'kubernetes.yaml'), 'utf8')).map((d) => d.toJSON());
+    new Deployment(deploymentData).validate();
+    new Service(serviceData).validate();
+    const pod = deploymentData.spec.template.spec;
+    const [container] = pod.containers;
+    const args = container.args.join(' ');
+    assert.match(args, /--certfile \/etc\/keel\/tls\/site\.pem --keyfile \/etc\/keel\/tls\/site\.key/);
+    assert.match(args, /--bind https:\/\/0\.0\.0\.0:8443/);
+    assert.match(args, /--redirect-http 0\.0\.0\.0:8080/);
+    const [copy] = pod.initContainers;
+    assert.match(copy.command.join(' '), /chmod 600 \/etc\/keel\/tls\//);
+    const tlsVolume = pod.volumes.find((v) => v.secret);
+    assert.equal(tlsVolume.secret.secretName, 'acme-shop-app-tls');
+    assert.ok(container.volumeMounts.some((m) => m.mountPath === '/etc/keel/tls'));
+    assert.deepEqual(serviceData.spec.ports.map((p) => [p.port, p.targetPort]), [[443, 'https'], [80, 'redirect']]);
+    assert.match(result.stdout, /kubectl create secret generic acme-shop-app-tls --from-file=\S+site\.pem --from-file=\S+site\.key/);
+  });
+});
+
 describe('keel init: files and bad input', () => {
   test('an existing file is kept without --force (exit 2) and replaced with it; --out picks the directory', async () => {
     const dir = project();
