@@ -33,6 +33,11 @@ export function systemdWord(word: string): string {
   return `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
+/** A value outside command lines (a path, a description): taken literally except for specifiers. */
+function systemdText(text: string): string {
+  return text.replace(/%/g, '%%');
+}
+
 /** A command line with one flag and its value per continued line, for a unit that reads at a glance. */
 function commandLines(words: readonly string[]): string {
   return words.map((word, i) => (i > 0 && word.startsWith('--') ? ` \\\n    ${systemdWord(word)}` : `${i > 0 ? ' ' : ''}${systemdWord(word)}`)).join('');
@@ -96,7 +101,7 @@ export function renderSystemdUnit(config: ResolvedConfig, input: SystemdInput): 
   const lines: string[] = [
     '# Written by `keel init systemd` from the effective config; regenerate it after changing settings.',
     '[Unit]',
-    `Description=keel serving ${config.app ? config.app.text : 'routes'} (${config.cwd})`,
+    `Description=${systemdText(`keel serving ${config.app ? config.app.text : 'routes'} (${config.cwd})`)}`,
     'After=network-online.target',
     'Wants=network-online.target',
     '',
@@ -113,7 +118,7 @@ export function renderSystemdUnit(config: ResolvedConfig, input: SystemdInput): 
   }
   if (group) lines.push(`Group=${group}`);
   lines.push(
-    `WorkingDirectory=${systemdWord(config.cwd)}`,
+    `WorkingDirectory=${systemdText(config.cwd)}`,
     'Environment=NODE_ENV=production',
   );
   if (secrets.length > 0) {
@@ -141,7 +146,7 @@ export function renderSystemdUnit(config: ResolvedConfig, input: SystemdInput): 
   }
   lines.push('# Sandboxing: keel needs to write only its logs, pid file, sockets and state.', 'NoNewPrivileges=yes', 'ProtectSystem=strict');
   // A leading - : a directory that does not exist yet is not a start-up failure.
-  for (const dir of writable) lines.push(`ReadWritePaths=-${systemdWord(dir)}`);
+  for (const dir of writable) lines.push(`ReadWritePaths=${systemdWord(`-${dir}`)}`);
   if (stateDir === STATE_DIRECTORY) lines.push('StateDirectory=keel', 'StateDirectoryMode=0700');
   // systemd creates /var/log/keel owned by the service user, so logs there need no setup.
   if (writable.includes(LOGS_DIRECTORY)) lines.push('LogsDirectory=keel');
