@@ -15,6 +15,7 @@ import { Arbiter } from '../supervisor/arbiter.js';
 import { renderBanner } from '../supervisor/banner.js';
 import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
+import { createServiceNotifier } from '../supervisor/service-notify.js';
 import { TlsSource } from '../tls/tls-source.js';
 import { PrimaryServices } from '../supervisor/primary-services.js';
 import { checkLimitRules } from '../front/ratelimit/limit-rules.js';
@@ -48,8 +49,8 @@ function checkRoutes(config: ResolvedConfig): void {
   }
 }
 
-/** Checks that need more than one setting, or more than the value itself. */
-function checkServeConfig(config: ResolvedConfig): void {
+/** Checks that need more than one setting, or more than the value itself (also run by keel init). */
+export function checkServeConfig(config: ResolvedConfig): void {
   if (!config.app && config.routeTable.length === 0) {
     throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
   }
@@ -100,8 +101,11 @@ export async function serve(input: ServeInput): Promise<void> {
   });
   if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
 
+  // Under systemd (Type=notify), READY=1 once the first workers serve, and the reload and stop phases.
+  const notifier = createServiceNotifier(config.env, log);
   const arbiter = new Arbiter(config, {
     log,
+    onPhase: (phase) => notifier?.phase(phase),
     privileges,
     reloadConfig: async () => {
       const next = await load();

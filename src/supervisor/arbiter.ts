@@ -24,7 +24,7 @@ const MAX_BACKOFF_MS = 10_000;
 /** A worker that has not loaded its app by then is killed. */
 const BOOT_TIMEOUT_MS = 120_000;
 /** Extra time past --graceful-timeout before a draining worker is killed. */
-const KILL_GRACE_MS = 2000;
+export const KILL_GRACE_MS = 2000;
 
 export type Phase = 'starting' | 'running' | 'reloading' | 'stopping';
 
@@ -42,6 +42,8 @@ export interface ArbiterOptions {
   readonly services: PrimaryServices;
   /** Called once, when every worker of the first generation is ready. */
   readonly onFirstReady: (workers: WorkerRecord[]) => void;
+  /** Called when the phase changes to running, reloading or stopping (tells systemd; see service-notify.ts). */
+  readonly onPhase?: (phase: Phase) => void;
   /** Called once when keel must stop: the exit status, and a message for the terminal when it failed. */
   readonly onExit: (code: number, failure: string | null) => void;
 }
@@ -165,11 +167,13 @@ export class Arbiter {
     if (this.phase === 'reloading') {
       this.phase = 'running';
       this.previous = null;
+      this.options.onPhase?.('running');
       this.log.info({ generation: this.generation, workers: this.target }, 'reload complete: new workers serving, old ones draining');
     }
     if (this.phase === 'starting') {
       this.phase = 'running';
       this.everReady = true;
+      this.options.onPhase?.('running');
       this.options.onFirstReady(current);
     }
   }
@@ -389,6 +393,7 @@ export class Arbiter {
     this.target = this.previous!.target;
     this.previous = null;
     this.phase = 'running';
+    this.options.onPhase?.('running');
     this.wake();
   }
 
@@ -410,6 +415,7 @@ export class Arbiter {
     this.target = next.workers;
     this.generation += 1;
     this.phase = 'reloading';
+    this.options.onPhase?.('reloading');
     this.log.info({ generation: this.generation, workers: this.target }, 'reloading: starting new workers');
     this.wake();
   }
@@ -427,6 +433,7 @@ export class Arbiter {
   private stopGracefully(why: string): void {
     if (this.phase === 'stopping') return;
     this.phase = 'stopping';
+    this.options.onPhase?.('stopping');
     const delay = this.config.shutdownDelay * 1000;
     this.log.info({ why, shutdownDelay: this.config.shutdownDelay, gracefulTimeout: this.config.gracefulTimeout }, 'shutting down gracefully');
     setTimeout(() => {
@@ -437,6 +444,7 @@ export class Arbiter {
 
   private stopNow(why: string): void {
     this.phase = 'stopping';
+    this.options.onPhase?.('stopping');
     this.log.warn({ why }, 'stopping now');
     if (this.workers.size === 0) return this.finish(EXIT.ok, null);
     for (const record of this.workers.values()) this.kill(record, 'SIGQUIT', why);
