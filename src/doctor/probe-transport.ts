@@ -22,6 +22,14 @@ function hstsApplies(host: string): boolean {
   return isIP(name) === 0 && name !== 'localhost' && !name.endsWith('.localhost');
 }
 
+function sameHost(location: string, given: URL): boolean {
+  try {
+    return new URL(location).hostname === given.hostname;
+  } catch {
+    return false;
+  }
+}
+
 export const transportProbes: ProbeFamily = {
   check(evidence: Evidence): Finding[] {
     const findings: Finding[] = [];
@@ -37,7 +45,8 @@ export const transportProbes: ProbeFamily = {
           fix: 'Serve HTTPS and redirect plain HTTP to it: keel serve --bind https://0.0.0.0:443 --https auto --domain example.com --redirect-http 0.0.0.0:80',
           where: chain[0].url,
         });
-      } else if (new URL(landing.url).protocol !== 'https:') {
+      } else if (new URL(landing.url).protocol !== 'https:' && sameHost(headerOf(upgrade, 'location')!, given)) {
+        // Followed (same host) and got no answer; a redirect to another host is not followed at all.
         findings.push({
           id: 'https-unreachable',
           severity: 'warning',
