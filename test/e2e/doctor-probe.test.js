@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createConnection } from 'node:net';
+import { createConnection, createServer as createNetServer } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -238,9 +238,13 @@ app.listen(Number(process.argv[2]), '127.0.0.1');
 describe('a catch-all that answers 200 to every path', () => {
   let server;
   let port;
+  const seen = [];
   before(async () => {
     // Looks like an .env line on purpose: only the comparison with an unknown path tells it apart.
-    server = createServer((req, res) => res.end('STATUS=ok\n'));
+    server = createServer((req, res) => {
+      seen.push({ method: req.method, url: req.url, agent: req.headers['user-agent'] });
+      res.end('STATUS=ok\n');
+    });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = server.address().port;
   });
@@ -249,6 +253,15 @@ describe('a catch-all that answers 200 to every path', () => {
   test('is not reported as serving .env or .git', async () => {
     const report = await doctor(`http://127.0.0.1:${port}/`);
     assertLacks(report, 'env-file-exposed', 'git-exposed');
+  });
+
+  test('doctor only reads: GET requests, a bounded number, each saying who asks', () => {
+    assert.ok(seen.length >= 8 && seen.length <= 20, `${seen.length} requests`);
+    for (const { method, url, agent } of seen) {
+      assert.equal(method, 'GET', url);
+      assert.match(agent, /^keel-doctor\/\d+\.\d+\.\d+/);
+    }
+    for (const path of ['/.env', '/.git/HEAD', '/console', '/%']) assert.ok(seen.some((r) => r.url === path), `${path} asked`);
   });
 });
 
@@ -387,6 +400,18 @@ describe('--json and exit statuses', () => {
       assert.equal(result.stdout, '');
     });
   }
+
+  test('a server that accepts but never answers: the per-request timeout ends it, exit 2', async () => {
+    const silent = createNetServer(() => {});
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await runKeel(['doctor', '--url', `http://127.0.0.1:${silent.address().port}/`]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /^keel: --url: cannot probe .*: no answer within 5000 ms\n$/);
+    } finally {
+      silent.close();
+    }
+  });
 
   test('a port nobody listens on: connection refused, exit 2', async () => {
     const closed = await freePort();
