@@ -40,7 +40,7 @@ const MAX_REDIRECTS = 3;
 const CONCURRENCY = 4;
 
 /**
- * Probes `url` read-only (GET only, about fifteen requests, each bounded by `timeoutMs`) and
+ * Probes `url` read-only (GET only, at most thirteen requests and three TLS handshakes, each bounded by `timeoutMs`) and
  * returns what it found. Throws KEEL_ERR_USAGE for a URL that is not http(s) or gets no answer.
  *
  * @example
