@@ -83,6 +83,8 @@ export function probeGet(origin: URL, path: string, options: RequestOptions): Pr
       // SNI must be a name, never an address.
       servername: /^[\d.]+$|:/.test(origin.hostname) ? undefined : origin.hostname,
       rejectUnauthorized: false,
+      // A server that speaks only TLS 1.0 still gets probed (and its old TLS reported), not refused here.
+      ...(secure ? { minVersion: 'TLSv1' as const, ciphers: 'DEFAULT@SECLEVEL=0' } : {}),
       // Old servers still answer a stranger; we want their answer, not a client-side refusal.
       insecureHTTPParser: true,
     });

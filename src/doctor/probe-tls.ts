@@ -99,7 +99,8 @@ export const tlsProbes: ProbeFamily = {
     const { origin, timeoutMs } = evidence;
     if (origin.protocol !== 'https:') return [];
     const findings: Finding[] = [];
-    const shown = await handshake(origin, timeoutMs);
+    // Any version the server takes, so the certificate of a TLS-1.0-only server is still read.
+    const shown = await handshake(origin, timeoutMs, { minVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' });
     if (shown) findings.push(...certificateFindings(origin, shown));
     const accepted: string[] = [];
     for (const version of OLD_VERSIONS) {

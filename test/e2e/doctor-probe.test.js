@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createConnection, createServer as createNetServer } from 'node:net';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -310,6 +311,28 @@ describe('Nginx with every flaw, and without', () => {
     const report = await doctor(`https://nginx-good.test:${good.tlsPort}/`);
     assert.deepEqual([...report.ids], ['certificate-untrusted'], show(report));
     assert.equal(report.code, 0);
+  });
+});
+
+describe('a server that speaks only TLS 1.0', () => {
+  let pki;
+  let server;
+  before(async () => {
+    pki = makeCertificates('keel-doctor-certs-');
+    const { certPem, keyPem } = pki.leaf('old.test', { days: 20 });
+    server = createHttpsServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: 'DEFAULT@SECLEVEL=0' }, (req, res) => res.end('old\n'));
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => {
+    server?.close();
+    pki?.cleanup();
+  });
+
+  test('is still probed: TLS 1.0 (not 1.1) reported, and its certificate read', async () => {
+    const report = await doctor(`https://old.test:${server.address().port}/`);
+    assert.match(assertHas(report, 'tls-old-versions', 'warning').title, /accepts TLS 1\.0$/);
+    assert.match(assertHas(report, 'certificate-expiry', 'warning').title, /expires in 19 days/);
+    assertHas(report, 'hsts-missing', 'warning');
   });
 });
 
