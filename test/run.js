@@ -19,6 +19,7 @@ const PEERS = {
   // keel init's unit is checked with systemd-analyze verify; keel's sd_notify runs systemd-notify.
   'systemd-analyze': 'systemd',
   'systemd-notify': 'systemd',
+  nginx: 'nginx',
 };
 
 function onPath(command) {
