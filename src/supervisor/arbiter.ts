@@ -28,6 +28,16 @@ const KILL_GRACE_MS = 2000;
 
 export type Phase = 'starting' | 'running' | 'reloading' | 'stopping';
 
+/**
+ * How a reload asked for with reloadApp() ended: the new generation serves (`reloaded`), or it did
+ * not (`failed`, with the error; under `keel dev` a working older worker keeps serving), or keel
+ * was starting, reloading or stopping and did not try (`busy`).
+ */
+export interface ReloadOutcome {
+  readonly status: 'reloaded' | 'failed' | 'busy';
+  readonly error?: string;
+}
+
 export interface ArbiterOptions {
   readonly log: ErrorLog;
   readonly privileges: { uid?: number; gid?: number };
@@ -65,6 +75,8 @@ export class Arbiter {
   private everReady = false;
   private exiting = false;
   private previous: { config: ResolvedConfig; target: number } | null = null;
+  /** Callers of reloadApp() waiting for the reload in progress to end. */
+  private reloadWaiters: ((outcome: ReloadOutcome) => void)[] = [];
 
   private readonly signalHandlers: Record<SignalName, () => void> = {
     SIGTERM: () => this.stopGracefully('SIGTERM'),
@@ -112,6 +124,25 @@ export class Arbiter {
 
   describe(): Record<string, unknown> {
     return { phase: this.phase, workers: { ready: this.readyServing().length, target: this.target, total: this.workers.size } };
+  }
+
+  /**
+   * Starts a new generation with fresh code and config, as HUP does, and resolves when it serves
+   * or has failed. For `keel dev`, which reloads on file changes without sending itself signals.
+   *
+   * @example const { status, error } = await arbiter.reloadApp();
+   */
+  reloadApp(): Promise<ReloadOutcome> {
+    if (this.phase !== 'running' || this.exiting) return Promise.resolve({ status: 'busy' });
+    const settled = new Promise<ReloadOutcome>((resolve) => this.reloadWaiters.push(resolve));
+    void this.reload();
+    return settled;
+  }
+
+  private settleReload(outcome: ReloadOutcome): void {
+    const waiters = this.reloadWaiters;
+    this.reloadWaiters = [];
+    for (const resolve of waiters) resolve(outcome);
   }
 
   private readyServing(): WorkerRecord[] {
@@ -166,6 +197,9 @@ export class Arbiter {
       this.phase = 'running';
       this.previous = null;
       this.log.info({ generation: this.generation, workers: this.target }, 'reload complete: new workers serving, old ones draining');
+      // Under keel dev a worker whose app did not load serves its error page when nothing better is there.
+      const loadError = current.find((w) => w.loadError !== null)?.loadError;
+      this.settleReload(loadError ? { status: 'failed', error: loadError } : { status: 'reloaded' });
     }
     if (this.phase === 'starting') {
       this.phase = 'running';
@@ -195,6 +229,7 @@ export class Arbiter {
       addresses: [],
       retireReason: null,
       bootFailure: null,
+      loadError: null,
       crashCause: null,
       killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
     };
@@ -236,6 +271,7 @@ export class Arbiter {
         this.checkRecycling(record);
         break;
       case MSG.ready:
+        if (message.loadError !== undefined && this.onLoadErrorReady(record, message.loadError)) break;
         if (record.killTimer) clearTimeout(record.killTimer);
         record.killTimer = null;
         record.state = 'ready';
@@ -262,6 +298,23 @@ export class Arbiter {
         this.sendTo(record, { type: MSG.stoppedAcceptingAck });
         break;
     }
+  }
+
+  /**
+   * A `keel dev` worker whose app failed to load is ready to show the error. During a reload with a
+   * working older worker the new generation is dropped and the old one keeps serving (true is
+   * returned); otherwise it is taken as ready, so the error page replaces an older error page or
+   * shows the first boot's failure while keel waits for a fix.
+   */
+  private onLoadErrorReady(record: WorkerRecord, loadError: string): boolean {
+    record.loadError = loadError;
+    this.log.error({ worker_pid: record.pid, err: { message: loadError } }, 'the app failed to load');
+    const working = [...this.workers.values()].some((w) => w.generation !== record.generation && w.state === 'ready' && w.retireReason === null && w.loadError === null);
+    if (this.phase !== 'reloading' || record.generation !== this.generation || !this.previous || !working) return false;
+    this.log.error({ generation: this.generation }, 'reload failed: the new code does not load; the old workers keep serving');
+    this.abandonGeneration();
+    this.settleReload({ status: 'failed', error: loadError });
+    return true;
   }
 
   private checkRecycling(record: WorkerRecord): void {
@@ -357,6 +410,7 @@ export class Arbiter {
     if (this.phase === 'reloading' && record.generation === this.generation && this.previous) {
       this.log.error({ err: { message: failure.message } }, 'reload failed: the new version does not boot; the old workers keep serving');
       this.abandonGeneration();
+      this.settleReload({ status: 'failed', error: failure.message });
       return;
     }
     this.noteUnexpectedExit(Date.now() - record.startedAt, failure.message);
@@ -402,9 +456,10 @@ export class Arbiter {
       next = await this.options.reloadConfig();
     } catch (err) {
       this.log.error({ err: { message: (err as Error).message } }, 'reload failed: the new configuration is not valid; keeping the current one');
+      this.settleReload({ status: 'failed', error: (err as Error).message });
       return;
     }
-    if (this.phase !== 'running') return;
+    if (this.phase !== 'running') return this.settleReload({ status: 'busy' });
     this.previous = { config: this.config, target: this.target };
     this.config = next;
     this.target = next.workers;
@@ -456,6 +511,7 @@ export class Arbiter {
   private finish(code: number, failure: string | null): void {
     if (this.exiting) return;
     this.exiting = true;
+    this.settleReload({ status: 'busy' });
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     this.options.onExit(code, failure);
