@@ -75,6 +75,11 @@ export class Arbiter {
   private everReady = false;
   private exiting = false;
   private previous: { config: ResolvedConfig; target: number } | null = null;
+  /**
+   * Under `keel dev`: a worker forked ahead of the next reload, which has loaded keel's modules and
+   * waits for its config. A reload then costs loading the app, not starting Node and keel (about a second here).
+   */
+  private spare: { worker: Worker; wantsConfig: boolean; envKey: string } | null = null;
   /** Callers of reloadApp() waiting for the reload in progress to end. */
   private reloadWaiters: ((outcome: ReloadOutcome) => void)[] = [];
 
@@ -200,20 +205,53 @@ export class Arbiter {
       // Under keel dev a worker whose app did not load serves its error page when nothing better is there.
       const loadError = current.find((w) => w.loadError !== null)?.loadError;
       this.settleReload(loadError ? { status: 'failed', error: loadError } : { status: 'reloaded' });
+      this.ensureSpare();
     }
     if (this.phase === 'starting') {
       this.phase = 'running';
       this.everReady = true;
       this.options.onFirstReady(current);
+      this.ensureSpare();
+    }
+  }
+
+  private fork(): Worker {
+    const worker = cluster.fork(this.config.env);
+    // node:cluster reports a failed send to a worker that just died (EPIPE) as an 'error' event; unhandled,
+    // it would take the primary down. The death itself is handled in onExit.
+    worker.on('error', (err: Error) => this.log.debug({ worker_pid: worker.process.pid, err }, 'worker IPC error'));
+    return worker;
+  }
+
+  /** Under `keel dev`, keeps one spare worker forked for the next reload. */
+  private ensureSpare(): void {
+    if (this.config.mode !== 'dev' || this.spare || this.phase === 'stopping' || this.exiting) return;
+    this.spare = { worker: this.fork(), wantsConfig: false, envKey: JSON.stringify(this.config.env) };
+  }
+
+  /** The spare, if it still fits: alive, and forked with the environment the current config wants. */
+  private takeSpare(): { worker: Worker; wantsConfig: boolean } | null {
+    const spare = this.spare;
+    this.spare = null;
+    if (!spare) return null;
+    if (spare.worker.isConnected() && spare.envKey === JSON.stringify(this.config.env)) return spare;
+    this.dropSpare(spare.worker);
+    return null;
+  }
+
+  private dropSpare(worker = this.spare?.worker): void {
+    if (this.spare?.worker === worker) this.spare = null;
+    try {
+      worker?.process.kill('SIGKILL');
+    } catch {
+      // already gone
     }
   }
 
   private spawn(): void {
     const jitter = this.config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (this.config.maxRequestsJitter + 1)) : 0;
-    const worker = cluster.fork(this.config.env);
-    // node:cluster reports a failed send to a worker that just died (EPIPE) as an 'error' event; unhandled,
-    // it would take the primary down. The death itself is handled in onExit.
-    worker.on('error', (err: Error) => this.log.debug({ worker_pid: worker.process.pid, err }, 'worker IPC error'));
+    const spare = this.takeSpare();
+    const worker = spare?.worker ?? this.fork();
     const record: WorkerRecord = {
       worker,
       pid: worker.process.pid ?? 0,
@@ -234,7 +272,9 @@ export class Arbiter {
       killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
     };
     this.workers.set(worker.id, record);
-    this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
+    this.log.debug({ worker_pid: record.pid, generation: record.generation, spare: spare !== null }, 'worker starting');
+    // A spare asked for its config long ago; it gets the current one now.
+    if (spare?.wantsConfig) this.sendConfig(record);
   }
 
   /**
@@ -254,12 +294,20 @@ export class Arbiter {
     if (record.worker.isConnected()) record.worker.send(message, undefined, () => {});
   }
 
+  private sendConfig(record: WorkerRecord): void {
+    this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial(), upstreams: this.options.upstreams() });
+  }
+
   private onMessage(worker: Worker, message: FromWorker): void {
+    if (this.spare?.worker === worker) {
+      if (message?.type === MSG.wantConfig) this.spare.wantsConfig = true;
+      return;
+    }
     const record = this.workers.get(worker.id);
     if (!record || typeof message !== 'object' || message === null) return;
     switch (message.type) {
       case MSG.wantConfig:
-        this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial(), upstreams: this.options.upstreams() });
+        this.sendConfig(record);
         break;
       case MSG.call:
         this.options.services.answer(message, (reply) => this.sendTo(record, reply));
@@ -371,6 +419,12 @@ export class Arbiter {
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    if (this.spare?.worker === worker) {
+      // A spare never ran the app: its exit is no crash. The next reload forks afresh.
+      this.spare = null;
+      this.log.debug({ worker_pid: worker.process.pid, code, signal }, 'spare worker exited');
+      return;
+    }
     const record = this.workers.get(worker.id);
     if (!record) return;
     this.workers.delete(worker.id);
@@ -443,6 +497,7 @@ export class Arbiter {
     this.target = this.previous!.target;
     this.previous = null;
     this.phase = 'running';
+    this.ensureSpare();
     this.wake();
   }
 
@@ -482,6 +537,7 @@ export class Arbiter {
   private stopGracefully(why: string): void {
     if (this.phase === 'stopping') return;
     this.phase = 'stopping';
+    this.dropSpare();
     const delay = this.config.shutdownDelay * 1000;
     this.log.info({ why, shutdownDelay: this.config.shutdownDelay, gracefulTimeout: this.config.gracefulTimeout }, 'shutting down gracefully');
     setTimeout(() => {
@@ -492,6 +548,7 @@ export class Arbiter {
 
   private stopNow(why: string): void {
     this.phase = 'stopping';
+    this.dropSpare();
     this.log.warn({ why }, 'stopping now');
     if (this.workers.size === 0) return this.finish(EXIT.ok, null);
     for (const record of this.workers.values()) this.kill(record, 'SIGQUIT', why);
@@ -511,6 +568,7 @@ export class Arbiter {
   private finish(code: number, failure: string | null): void {
     if (this.exiting) return;
     this.exiting = true;
+    this.dropSpare();
     this.settleReload({ status: 'busy' });
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.respawnTimer) clearTimeout(this.respawnTimer);

@@ -12,6 +12,8 @@ import type { SendFailure } from '../front/error-page.js';
 import type { AdaptedApp } from './adapters/types.js';
 
 const TYPESCRIPT = /\.(ts|mts|cts)$/;
+/** keel's compiled files: their frames never say where the app went wrong. */
+const KEEL_DIST = fileURLToPath(new URL('..', import.meta.url));
 
 async function importFile(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
@@ -31,7 +33,7 @@ async function importFile(file: string): Promise<Record<string, unknown>> {
 /** The error with the place it happened: the first stack frame in the app, or the parser's location. */
 export function describeLoadError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:') && !line.includes('/node_modules/'));
+  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:') && !line.includes('/node_modules/') && !line.includes(KEEL_DIST));
   return frame ? `${err.name}: ${err.message}\n${frame}` : `${err.name}: ${err.message}`;
 }
 
@@ -63,8 +65,7 @@ export function describeDevLoadError(err: unknown): string {
   const cause = (err as { cause?: unknown }).cause;
   const detail = cause instanceof Error ? cause.stack ?? String(cause) : err.stack ?? '';
   // Frames in Node's loader, dependencies (tsx, esbuild) and keel say nothing about the app.
-  const keelDist = fileURLToPath(new URL('..', import.meta.url));
-  const kept = detail.split('\n').filter((line) => !/^\s+at /.test(line) || !(line.includes('node:') || line.includes('/node_modules/') || line.includes(keelDist)));
+  const kept = detail.split('\n').filter((line) => !/^\s+at /.test(line) || !(line.includes('node:') || line.includes('/node_modules/') || line.includes(KEEL_DIST)));
   return kept.length ? `${err.message}\n${kept.join('\n')}` : err.message;
 }
 
