@@ -4,7 +4,8 @@
  * the arbiter when a file under the app's directory changes. An app that fails to load never stops
  * it: the last working worker keeps serving (or a page shows the error) until the next change.
  */
-import { dirname } from 'node:path';
+import { access } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { keelError } from '../errors.js';
@@ -40,7 +41,10 @@ export function checkDevConfig(config: ResolvedConfig): void {
   }
 }
 
-function describeFiles(files: readonly string[]): string {
+/** The changed files to name: those that still exist (an editor's or sed's temp file is gone by now), else all. */
+async function describeFiles(root: string, files: readonly string[]): Promise<string> {
+  const existing = (await Promise.all(files.map((f) => access(join(root, f)).then(() => f, () => null)))).filter((f): f is string => f !== null);
+  if (existing.length > 0) files = existing;
   const named = files.slice(0, NAMED_FILES).join(', ');
   return files.length > NAMED_FILES ? `${named} and ${files.length - NAMED_FILES} more` : named;
 }
@@ -52,6 +56,7 @@ class Reloader {
   private readonly say: (line: string) => void;
 
   constructor(
+    private readonly root: string,
     private readonly arbiter: Arbiter,
     private readonly log: ErrorLog,
     config: ResolvedConfig,
@@ -93,7 +98,7 @@ class Reloader {
           outcome = await this.arbiter.reloadApp();
         }
         const ms = Math.round(performance.now() - batch.at);
-        const files = describeFiles([...batch.files]);
+        const files = await describeFiles(this.root, [...batch.files]);
         if (outcome.status === 'reloaded') this.say(`keel dev: reloaded in ${ms} ms (file changed: ${files})`);
         else if (outcome.status === 'failed') this.loadFailed(outcome.error ?? 'unknown error', `reload failed after ${ms} ms (file changed: ${files})`);
       }
@@ -114,9 +119,9 @@ export async function dev(input: DevInput): Promise<void> {
     dev: {
       check: checkDevConfig,
       started: async (arbiter, config, log) => {
-        reloader = new Reloader(arbiter, log, config);
-        if (firstLoadError) reloader.loadFailed(firstLoadError, 'the app failed to load');
         const root = config.app ? dirname(config.app.file) : config.cwd;
+        reloader = new Reloader(root, arbiter, log, config);
+        if (firstLoadError) reloader.loadFailed(firstLoadError, 'the app failed to load');
         const watcher = await FileWatcher.start(root, {
           debounceMs: DEBOUNCE_MS,
           onChange: (at, files) => reloader!.onChange(at, files),

@@ -319,6 +319,11 @@ export class Arbiter {
         this.checkRecycling(record);
         break;
       case MSG.ready:
+        // Told to drain while it was still loading (TERM during boot): that message found no listener.
+        if (record.state === 'draining') {
+          this.sendTo(record, { type: MSG.drain });
+          break;
+        }
         if (message.loadError !== undefined && this.onLoadErrorReady(record, message.loadError)) break;
         if (record.killTimer) clearTimeout(record.killTimer);
         record.killTimer = null;

@@ -36,6 +36,7 @@ import { InflightRequests } from './inflight.js';
 import { type Listeners, openListeners } from './listeners.js';
 import { describeDevLoadError, describeLoadError, loadApp, loadErrorApp } from './load-app.js';
 import { startWatchdog } from './watchdog.js';
+import { addSyntaxLocation } from './syntax-location.js';
 import { WatchdogTable } from './watchdog-table.js';
 
 
@@ -90,6 +91,7 @@ export async function runWorker(): Promise<void> {
   } catch (err) {
     if (dev) {
       // keel dev stays up: this worker shows the load error until a change brings code that loads.
+      if (config.app) await addSyntaxLocation(err, config.app.file);
       loadError = describeDevLoadError(err);
       app = loadErrorApp(err, boundary.sendFailure);
     } else {
