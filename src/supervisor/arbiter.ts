@@ -140,6 +140,9 @@ export class Arbiter {
   reloadApp(): Promise<ReloadOutcome> {
     if (this.phase !== 'running' || this.exiting) return Promise.resolve({ status: 'busy' });
     const settled = new Promise<ReloadOutcome>((resolve) => this.reloadWaiters.push(resolve));
+    // New code deserves a prompt start, whatever the old code's crashes had built up.
+    this.respawnAt = 0;
+    this.earlyExitTimes = [];
     void this.reload();
     return settled;
   }
@@ -192,6 +195,8 @@ export class Arbiter {
     }
     const currentReady = current.filter((w) => w.state === 'ready').length >= this.target;
     if (!currentReady) return;
+    // Forked only once the current workers serve, so its start never slows theirs.
+    this.ensureSpare();
     // Old generations and retiring workers leave only once their replacements listen.
     for (const record of this.workers.values()) {
       if (record.state !== 'ready') continue;
@@ -205,13 +210,11 @@ export class Arbiter {
       // Under keel dev a worker whose app did not load serves its error page when nothing better is there.
       const loadError = current.find((w) => w.loadError !== null)?.loadError;
       this.settleReload(loadError ? { status: 'failed', error: loadError } : { status: 'reloaded' });
-      this.ensureSpare();
     }
     if (this.phase === 'starting') {
       this.phase = 'running';
       this.everReady = true;
       this.options.onFirstReady(current);
-      this.ensureSpare();
     }
   }
 
@@ -482,7 +485,8 @@ export class Arbiter {
     if (uptimeMs < EARLY_EXIT_MS) this.earlyExitTimes.push(now);
     else this.earlyExitTimes = [];
     const earlyExits = this.earlyExitTimes.length;
-    if (earlyExits >= MAX_EARLY_EXITS) {
+    // keel dev waits for the fix instead: the next save reloads (reloadApp clears the backoff).
+    if (earlyExits >= MAX_EARLY_EXITS && this.config.mode !== 'dev') {
       const err: KeelError = keelError('KEEL_ERR_BOOT_LOOP', { count: String(earlyExits), cause });
       return this.fail(err.exitCode, err.message);
     }
@@ -502,7 +506,6 @@ export class Arbiter {
     this.target = this.previous!.target;
     this.previous = null;
     this.phase = 'running';
-    this.ensureSpare();
     this.wake();
   }
 

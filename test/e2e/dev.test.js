@@ -148,6 +148,26 @@ describe('keel dev when the first boot does not load', () => {
   });
 });
 
+describe('keel dev with an app that crashes right after it starts', () => {
+  let keel;
+  let file;
+  before(async () => {
+    const dir = appCopy(join(ROOT, 'test/fixtures/pm-crashloop.js'), 'app.js');
+    file = join(dir, 'app.js');
+    keel = await startDev(dir, 'app.js');
+  });
+  after(() => keel?.stop());
+
+  it('keeps going past the crash-loop limit that stops keel serve, and serves the fix', async () => {
+    // keel serve stops after 5 early exits within a minute (exit 3); keel dev waits for a save.
+    await waitFor(() => keel.stderr.split('worker exited unexpectedly').length > 6, { timeout: 30_000, what: 'six crashes' });
+    assert.equal(keel.exit, null);
+    copyFileSync(JS_FIXTURE, file);
+    setVersion(file, 'no-crash');
+    await waitForAnswer(keel.url, 'version no-crash\n', performance.now());
+  });
+});
+
 describe('keel dev on a TypeScript app', () => {
   let keel;
   let file;
