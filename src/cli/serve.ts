@@ -6,12 +6,13 @@ import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { duplicatePrefix } from '../config/route-table.js';
 import type { Server } from 'node:http';
 import { renderConfig } from '../config/print-config.js';
-import { type ResolvedConfig, resolveConfig } from '../config/resolve.js';
+import { type Mode, type ResolvedConfig, resolveConfig } from '../config/resolve.js';
 import { keelError } from '../errors.js';
 import { createAccessFormatter } from '../observe/access-log-format.js';
-import { createErrorLog, flushErrorLog, reopenErrorLog } from '../observe/error-log.js';
+import { type ErrorLog, createErrorLog, flushErrorLog, reopenErrorLog } from '../observe/error-log.js';
 import { startAdminServer } from '../supervisor/admin-server.js';
 import { Arbiter } from '../supervisor/arbiter.js';
+import type { WorkerRecord } from '../supervisor/worker-record.js';
 import { renderBanner } from '../supervisor/banner.js';
 import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
@@ -28,6 +29,19 @@ import { KEEL_VERSION } from './version.js';
 export interface ServeInput {
   readonly appArg: string | null;
   readonly cli: Record<string, string | string[] | boolean>;
+  /** Set by the command: `dev` only from `keel dev`, which also passes its hooks. */
+  readonly mode?: Mode;
+  readonly dev?: DevHooks;
+}
+
+/** What `keel dev` adds to serving: its own checks (at start and on each reload), and the file watcher. */
+export interface DevHooks {
+  /** Throws a KeelError when the config is not allowed in dev (a public address). */
+  readonly check: (config: ResolvedConfig) => void;
+  /** The arbiter has started: watch files and reload through it. */
+  readonly started: (arbiter: Arbiter, config: ResolvedConfig, log: ErrorLog) => Promise<void>;
+  /** The first workers are ready (one may only show a load error). */
+  readonly firstReady: (workers: readonly WorkerRecord[]) => void;
 }
 
 /** Routes that cannot work are found before anything listens, like a bad flag. */
@@ -67,13 +81,14 @@ export function checkServeConfig(config: ResolvedConfig): void {
 }
 
 export async function serve(input: ServeInput): Promise<void> {
-  const load = (): Promise<ResolvedConfig> => resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd() });
+  const load = (): Promise<ResolvedConfig> => resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd(), mode: input.mode ?? 'serve' });
   const config = await load();
   if (config.printConfig) {
     process.stdout.write(renderConfig(config));
     return;
   }
   checkServeConfig(config);
+  input.dev?.check(config);
   const privileges = resolvePrivileges(config.user, config.group);
   for (const bind of config.bind) await checkBindable(bind, '--bind');
   if (config.admin) await checkBindable(config.admin, '--admin');
@@ -110,6 +125,7 @@ export async function serve(input: ServeInput): Promise<void> {
     reloadConfig: async () => {
       const next = await load();
       checkServeConfig(next);
+      input.dev?.check(next);
       // HUP re-reads the certificates too; bad ones fail the reload and the old workers keep serving.
       const nextTls = await TlsSource.create(next, log, notice);
       await apps.reload(next);
@@ -130,6 +146,7 @@ export async function serve(input: ServeInput): Promise<void> {
       const first = workers[0];
       process.stderr.write(renderBanner(config, KEEL_VERSION, first?.shape ?? '?', first?.addresses ?? config.bind.map((b) => b.text)));
       log.info({ workers: workers.length, addresses: first?.addresses }, 'keel is serving');
+      input.dev?.firstReady(workers);
     },
     onExit: (code, failure) => {
       // Workers have drained, so no request still needs the managed upstreams.
@@ -184,4 +201,5 @@ export async function serve(input: ServeInput): Promise<void> {
   }
   watchTls();
   arbiter.start();
+  await input.dev?.started(arbiter, config, log);
 }

@@ -7,9 +7,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from './request-context.js';
 import type { ErrorLog } from '../observe/error-log.js';
 import type { AdaptedApp } from '../worker/adapters/types.js';
-import { neutralizeResponse, sendErrorPage } from './error-page.js';
+import { type SendFailure, sendGenericFailure } from './error-page.js';
 
-export function createErrorBoundary(log: ErrorLog) {
+/** `sendFailure` is chosen once at start-up: the generic page, or `keel dev`'s rich one. */
+export function createErrorBoundary(log: ErrorLog, sendFailure: SendFailure = sendGenericFailure) {
   const requestStore = new AsyncLocalStorage<RequestContext>();
 
   /** Reports an app failure on this request: logs it and answers 500, or cuts the response if it had started. */
@@ -23,8 +24,7 @@ export function createErrorBoundary(log: ErrorLog) {
       res.destroy();
       return;
     }
-    sendErrorPage(req, res, 500, ctx?.id ?? '-');
-    neutralizeResponse(res);
+    sendFailure(req, res, err, ctx?.id ?? '-');
   }
 
   function invokeApp(app: AdaptedApp, req: IncomingMessage, res: ServerResponse): void {
@@ -41,7 +41,7 @@ export function createErrorBoundary(log: ErrorLog) {
     requestStore.run(req.keel!, invokeApp, app, req, res);
   }
 
-  return { failRequest, callApp, currentRequest: () => requestStore.getStore() };
+  return { failRequest, callApp, sendFailure, currentRequest: () => requestStore.getStore() };
 }
 
 export type ErrorBoundary = ReturnType<typeof createErrorBoundary>;
