@@ -264,14 +264,14 @@ describe('what the host allows', () => {
   const cgroup = childCgroup();
   test('workers-exceed-cpu-quota in a cgroup limited to half a CPU', { skip: cgroup.skip }, async (t) => {
     const group = cgroup.create('cpu', t);
-    group.set({ v1: ['cpu.cfs_quota_us', '50000'], v2: ['cpu.max', '50000 100000'] });
+    if (!group.set({ v1: ['cpu.cfs_quota_us', '50000'], v2: ['cpu.max', '50000 100000'] })) return;
     const { finding } = await flawAndFix('workers-exceed-cpu-quota', doctor(['--workers', '4'], { prefix: group.prefix }), doctor(['--workers', '2'], { prefix: group.prefix }));
     assert.match(finding.title, /0\.5 CPU/);
     assert.match(finding.fix, /--workers 2/);
   });
   test('memory-limit-below-workers in a cgroup limited to 256 MiB', { skip: cgroup.skip }, async (t) => {
     const group = cgroup.create('memory', t);
-    group.set({ v1: ['memory.limit_in_bytes', String(256 * 1024 * 1024)], v2: ['memory.max', String(256 * 1024 * 1024)] });
+    if (!group.set({ v1: ['memory.limit_in_bytes', String(256 * 1024 * 1024)], v2: ['memory.max', String(256 * 1024 * 1024)] })) return;
     const { finding } = await flawAndFix(
       'memory-limit-below-workers',
       doctor(['--workers', '2'], { prefix: group.prefix, env: { NODE_OPTIONS: '--max-old-space-size=512' } }),
@@ -328,7 +328,7 @@ function childCgroup() {
         mkdirSync(dir);
       } catch (err) {
         t.skip(`cannot make a cgroup in ${parent}: ${err.message}`);
-        return { prefix: [], set() {} };
+        return { prefix: [], set: () => false };
       }
       // rmdir only succeeds once every process has left, which they have when their test ends.
       t.after(() => {
@@ -339,9 +339,20 @@ function childCgroup() {
       return {
         // The shell moves itself into the cgroup, then becomes node: doctor reads its own limits.
         prefix: ['sh', '-c', `echo $$ > ${join(dir, 'cgroup.procs')} && exec "$@"`, 'sh'],
+        /** Writes the limit; false (and the test skipped) where this cgroup cannot take it. */
         set({ v1, v2: two }) {
           const [file, value] = v2 ? two : v1;
-          writeFileSync(join(dir, file), value);
+          try {
+            // On v2 the parent must hand the controller down; refused when it holds processes itself.
+            if (v2) writeFileSync(join(parent, 'cgroup.subtree_control'), `+${controller}`);
+          } catch {}
+          try {
+            writeFileSync(join(dir, file), value);
+            return true;
+          } catch (err) {
+            t.skip(`cannot set ${file} in ${dir}: ${err.message}`);
+            return false;
+          }
         },
       };
     },
