@@ -27,11 +27,12 @@ function baseEnv(extra) {
 
 /**
  * Runs `[...prefix] node keel doctor ARGS` in `cwd` (a fresh temp dir by default) and resolves
- * { code, stdout, stderr, ids, json }. `user: false` leaves out the --user nobody every run gets.
+ * { code, stdout, stderr, ids, json }. `user: false` leaves out the --user nobody every run gets;
+ * `argv` runs that command instead, as it is.
  */
-function doctor(args, { env = {}, cwd = tempDir('keel-doctor-'), prefix = [], json = true, user = true, timeout = 30_000 } = {}) {
+function doctor(args, { env = {}, cwd = tempDir('keel-doctor-'), prefix = [], json = true, user = true, timeout = 30_000, argv = null } = {}) {
   const full = [KEEL, 'doctor', '--workers', '2', ...(user ? ['--user', 'nobody'] : []), ...args, ...(json ? ['--json'] : [])];
-  const [command, ...rest] = prefix.length ? [...prefix, process.execPath, ...full] : [process.execPath, ...full];
+  const [command, ...rest] = argv ?? [...prefix, process.execPath, ...full];
   return new Promise((resolve, reject) => {
     const child = spawn(command, rest, { cwd, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -204,6 +205,20 @@ describe('secrets', () => {
   });
 });
 
+describe('secrets in a config file', () => {
+  test('world-readable-secret-file: a config file that sets --redis, at 0644 and at 0600', async () => {
+    const dir = tempDir('keel-doctor-config-');
+    const file = join(dir, 'keel.config.json');
+    writeFileSync(file, JSON.stringify({ workers: 2, redis: 'redis://:s3cret@127.0.0.1:6379' }));
+    chmodSync(file, 0o644);
+    const bad = await doctor([], { cwd: dir });
+    chmodSync(file, 0o600);
+    const { finding } = await flawAndFix('world-readable-secret-file', bad, doctor([], { cwd: dir }));
+    assert.equal(finding.where, '--config');
+    assert.ok(!bad.ids.includes('secret-on-command-line'), 'a config file is not the command line');
+  });
+});
+
 describe('certificates', () => {
   const tls = (leaf) => ['--bind', '127.0.0.1:8443', '--certfile', leaf.cert, '--keyfile', leaf.key];
   test('certificate-expiring: 5 days is severe, 20 days a warning, 90 days nothing', async () => {
@@ -369,6 +384,14 @@ describe('output and exit statuses', () => {
     assert.match(run.stdout, /fix: +--workers 2/);
     assert.match(run.stdout, /keel doctor: 1 severe, 1 warning, 0 notes\n$/);
     assert.ok(!run.stdout.includes('\x1b['), 'no escape codes into a pipe');
+  });
+  const hasScript = spawnSync('sh', ['-c', 'command -v script'], { stdio: 'ignore' }).status === 0;
+  test('colours on a real terminal (script gives doctor a pty), none there with NO_COLOR', { skip: !hasScript && 'needs script (util-linux)' }, async () => {
+    const line = `${JSON.stringify(process.execPath)} ${JSON.stringify(KEEL)} doctor --workers 1 --user nobody`;
+    const onTty = await doctor([], { json: false, argv: ['script', '-qec', line, '/dev/null'], env: { TERM: 'xterm' } });
+    assert.ok(onTty.stdout.includes('\x1b[33m'), `yellow on a terminal: ${JSON.stringify(onTty.stdout.slice(0, 200))}`);
+    const noColour = await doctor([], { json: false, argv: ['script', '-qec', line, '/dev/null'], env: { TERM: 'xterm', NO_COLOR: '1' } });
+    assert.ok(noColour.stdout.includes('single-worker') && !noColour.stdout.includes('\x1b['), 'NO_COLOR on a terminal');
   });
   test('FORCE_COLOR colours a pipe; NO_COLOR alone does not', async () => {
     const forced = await doctor(['--workers', '1'], { json: false, env: { FORCE_COLOR: '1' } });
