@@ -69,12 +69,16 @@ async function flawAndFix(id, flawed, clean) {
   return { bad, good, finding };
 }
 
+/** Findings about the machine the tests run on (a CI container's quota, its disk): not the config's. */
+const HOST_IDS = new Set(['open-file-limit-low', 'workers-exceed-cpu-quota', 'memory-limit-below-workers', 'log-disk-low']);
+const configIds = (run) => run.ids.filter((id) => !HOST_IDS.has(id));
+
 describe('a clean production config', () => {
-  test('has no finding at all, and exits 0', async () => {
+  test('has no finding about the config, none severe, and exits 0', async () => {
     const run = await doctor(['--bind', '127.0.0.1:8000']);
-    assert.deepEqual(run.ids, []);
+    assert.deepEqual(configIds(run), []);
     assert.equal(run.code, 0);
-    assert.deepEqual(run.json.summary, { severe: 0, warning: 0, info: 0 });
+    assert.equal(run.json.summary.severe, 0);
   });
   test('public HTTPS with a fresh certificate has no severe finding', async () => {
     const run = await doctor(['--bind', '0.0.0.0:8443', '--certfile', fresh.cert, '--keyfile', fresh.key]);
@@ -269,7 +273,10 @@ describe('limits that disagree with a proxied upstream', () => {
 
 describe('what the host allows', () => {
   const hasPrlimit = spawnSync('sh', ['-c', 'command -v prlimit'], { stdio: 'ignore' }).status === 0;
-  test('open-file-limit-low under prlimit --nofile=256', { skip: !hasPrlimit && 'needs prlimit (util-linux)' }, async () => {
+  // The clean run lowers the limit to 4096, which needs a hard limit at least that high.
+  const hardLimit = Number(/^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1].replace('unlimited', 'Infinity') ?? 0);
+  const prlimitSkip = !hasPrlimit ? 'needs prlimit (util-linux)' : hardLimit < 4096 ? `the hard open-file limit here is ${hardLimit}` : false;
+  test('open-file-limit-low under prlimit --nofile=256', { skip: prlimitSkip }, async () => {
     const { finding } = await flawAndFix('open-file-limit-low', doctor([], { prefix: ['prlimit', '--nofile=256:256', '--'] }), doctor([], { prefix: ['prlimit', '--nofile=4096:4096', '--'] }));
     assert.match(finding.title, /256/);
     const proxied = await doctor(['--proxy', '/api=http://127.0.0.1:5000'], { prefix: ['prlimit', '--nofile=1500:1500', '--'] });
@@ -382,7 +389,7 @@ describe('output and exit statuses', () => {
     assert.match(run.stdout, /^WARNINGS \(\d+\)/m);
     assert.ok(run.stdout.indexOf('SEVERE') < run.stdout.indexOf('WARNINGS'));
     assert.match(run.stdout, /fix: +--workers 2/);
-    assert.match(run.stdout, /keel doctor: 1 severe, 1 warning, 0 notes\n$/);
+    assert.match(run.stdout, /keel doctor: 1 severe, \d+ warnings?, 0 notes\n$/);
     assert.ok(!run.stdout.includes('\x1b['), 'no escape codes into a pipe');
   });
   const hasScript = spawnSync('sh', ['-c', 'command -v script'], { stdio: 'ignore' }).status === 0;
@@ -404,7 +411,8 @@ describe('output and exit statuses', () => {
   test('--json has a stable shape', async () => {
     const run = await doctor(['--workers', '1', '--timeout', '0']);
     assert.deepEqual(Object.keys(run.json), ['findings', 'summary']);
-    assert.deepEqual(run.json.summary, { severe: 0, warning: 2, info: 0 });
+    assert.deepEqual(configIds(run), ['single-worker', 'worker-timeout-off']);
+    assert.deepEqual(run.json.summary, { severe: 0, warning: run.ids.length, info: 0 });
     for (const f of run.json.findings) assert.deepEqual(Object.keys(f), ['id', 'severity', 'title', 'why', 'fix', 'where']);
     assert.equal(run.code, 0, 'warnings alone exit 0');
   });
