@@ -87,6 +87,11 @@ const catalog = {
     message: (d) => `${d.setting}: ${d.reason}`,
     exitCode: EXIT.usage,
   },
+  /** `keel dev` shows stack traces and source: it must never be reachable from another machine. */
+  KEEL_ERR_DEV_NOT_LOOPBACK: {
+    message: (d) => `${d.setting}: keel dev listens on loopback only (${d.address} is not); use keel serve for a public address`,
+    exitCode: EXIT.usage,
+  },
   KEEL_ERR_BOOT_LOOP: {
     message: (d) => `workers keep exiting right after they start (${d.count} within a minute); last cause: ${d.cause}`,
     exitCode: EXIT.workerBootLoop,

@@ -99,6 +99,11 @@ export interface ReadyMessage {
   readonly shape: string;
   /** Actual addresses, e.g. after port 0. */
   readonly addresses: readonly string[];
+  /**
+   * Under `keel dev` only: the app failed to load and this worker answers every request with the
+   * load error instead; the error with its stack. The primary keeps an older working worker if it has one.
+   */
+  readonly loadError?: string;
 }
 export interface BootFailedMessage {
   readonly type: typeof MSG.bootFailed;

@@ -15,6 +15,11 @@ const PEERS = {
   gunicorn: 'gunicorn',
   flask: 'python3-flask',
   'redis-server': 'redis-server',
+  python3: 'python3',
+  // keel init's unit is checked with systemd-analyze verify; keel's sd_notify runs systemd-notify.
+  'systemd-analyze': 'systemd',
+  'systemd-notify': 'systemd',
+  nginx: 'nginx',
 };
 
 function onPath(command) {

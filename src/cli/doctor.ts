@@ -6,7 +6,7 @@ import { resolveConfig } from '../config/resolve.js';
 import { auditConfig } from '../doctor/audit.js';
 import type { Finding } from '../doctor/finding.js';
 import { probeUrl } from '../doctor/probe.js';
-import { exitStatusFor, renderJson, renderText } from '../doctor/report.js';
+import { exitStatusFor, renderJson, renderText, useColour } from '../doctor/report.js';
 
 export interface DoctorInput {
   readonly appArg: string | null;
@@ -23,6 +23,6 @@ export async function doctor(input: DoctorInput): Promise<number> {
     const config = await resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd() });
     findings = await auditConfig(config);
   }
-  process.stdout.write(input.json ? renderJson(findings) : renderText(findings, process.stdout.isTTY === true && !process.env.NO_COLOR));
+  process.stdout.write(input.json ? renderJson(findings) : renderText(findings, useColour(process.stdout.isTTY, process.env)));
   return exitStatusFor(findings);
 }

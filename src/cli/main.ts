@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = await doctor({ appArg: app ?? null, cli, url: typeof url === 'string' ? url : null, json: json === true });
   });
   command('init').action(async (target: string, app: string | undefined, options: Record<string, string | string[] | boolean>) => {
-    await init({ target, appArg: app ?? null, cli: options });
+    const { out, force, ...cli } = options;
+    await init({ target, appArg: app ?? null, cli, out: typeof out === 'string' ? out : null, force: force === true });
   });
   // One `keel: ...` line, as for every other usage error; set on serve too, which copied the
   // program's output settings when it was created.

@@ -61,6 +61,8 @@ export function buildProgram(version: string): Command {
       .description('Write deployment files filled from the effective config: systemd, docker or kubernetes.')
       .argument('<target>', 'systemd | docker | kubernetes')
       .argument('[APP]', 'the app keel serve runs')
+      .option('--out <dir>', 'directory to write the files into [default: the working directory]')
+      .option('--force', 'overwrite files that already exist')
       .exitOverride(),
   );
   return program;

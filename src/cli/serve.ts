@@ -7,15 +7,17 @@ import { duplicatePrefix } from '../config/route-table.js';
 import { isLoopbackHost } from '../supervisor/admin-auth.js';
 import type { Server } from 'node:http';
 import { renderConfig } from '../config/print-config.js';
-import { type ResolvedConfig, resolveConfig } from '../config/resolve.js';
+import { type Mode, type ResolvedConfig, resolveConfig } from '../config/resolve.js';
 import { keelError } from '../errors.js';
 import { createAccessFormatter } from '../observe/access-log-format.js';
-import { createErrorLog, flushErrorLog, reopenErrorLog } from '../observe/error-log.js';
+import { type ErrorLog, createErrorLog, flushErrorLog, reopenErrorLog } from '../observe/error-log.js';
 import { startAdminServer } from '../supervisor/admin-server.js';
 import { Arbiter } from '../supervisor/arbiter.js';
+import type { WorkerRecord } from '../supervisor/worker-record.js';
 import { renderBanner } from '../supervisor/banner.js';
 import { checkBindable } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
+import { createServiceNotifier } from '../supervisor/service-notify.js';
 import { TlsSource } from '../tls/tls-source.js';
 import { PrimaryServices } from '../supervisor/primary-services.js';
 import { checkLimitRules } from '../front/ratelimit/limit-rules.js';
@@ -30,6 +32,19 @@ import { createMetricsRegistry } from '../observe/metrics-registry.js';
 export interface ServeInput {
   readonly appArg: string | null;
   readonly cli: Record<string, string | string[] | boolean>;
+  /** Set by the command: `dev` only from `keel dev`, which also passes its hooks. */
+  readonly mode?: Mode;
+  readonly dev?: DevHooks;
+}
+
+/** What `keel dev` adds to serving: its own checks (at start and on each reload), and the file watcher. */
+export interface DevHooks {
+  /** Throws a KeelError when the config is not allowed in dev (a public address). */
+  readonly check: (config: ResolvedConfig) => void;
+  /** The arbiter has started: watch files and reload through it. */
+  readonly started: (arbiter: Arbiter, config: ResolvedConfig, log: ErrorLog) => Promise<void>;
+  /** The first workers are ready (one may only show a load error). */
+  readonly firstReady: (workers: readonly WorkerRecord[]) => void;
 }
 
 /** Routes that cannot work are found before anything listens, like a bad flag. */
@@ -60,13 +75,12 @@ function checkAdminExposure(config: ResolvedConfig): void {
   });
 }
 
-/** Checks that need more than one setting, or more than the value itself. */
-function checkServeConfig(config: ResolvedConfig): void {
+/** Checks that need more than one setting, or more than the value itself (also run by keel init). */
+export function checkServeConfig(config: ResolvedConfig): void {
   if (!config.app && config.routeTable.length === 0) {
     throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
   }
   checkRoutes(config);
-  checkAdminExposure(config);
   checkLimitRules(config);
   checkCacheConfig(config);
   if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
@@ -79,13 +93,17 @@ function checkServeConfig(config: ResolvedConfig): void {
 }
 
 export async function serve(input: ServeInput): Promise<void> {
-  const load = (): Promise<ResolvedConfig> => resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd() });
+  const load = (): Promise<ResolvedConfig> => resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd(), mode: input.mode ?? 'serve' });
   const config = await load();
   if (config.printConfig) {
     process.stdout.write(renderConfig(config));
     return;
   }
   checkServeConfig(config);
+  input.dev?.check(config);
+  // After the dev checks, whose loopback-only message says more; not in checkServeConfig, since
+  // keel init writes a token into what it generates for a public admin listener.
+  checkAdminExposure(config);
   const privileges = resolvePrivileges(config.user, config.group);
   for (const bind of config.bind) await checkBindable(bind, '--bind');
   if (config.admin) await checkBindable(config.admin, '--admin');
@@ -113,6 +131,8 @@ export async function serve(input: ServeInput): Promise<void> {
   });
   if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
 
+  // Under systemd (Type=notify), READY=1 once the first workers serve, and the reload and stop phases.
+  const notifier = createServiceNotifier(config.env, log);
   // Workers' reports and the arbiter's worker lifecycle, folded for /metrics and the status page.
   let current = config;
   const telemetry: Telemetry = new Telemetry({
@@ -124,10 +144,13 @@ export async function serve(input: ServeInput): Promise<void> {
   const arbiter: Arbiter = new Arbiter(config, {
     log,
     telemetry,
+    onPhase: (phase) => notifier?.phase(phase),
     privileges,
     reloadConfig: async () => {
       const next = await load();
       checkServeConfig(next);
+      input.dev?.check(next);
+      checkAdminExposure(next);
       // HUP re-reads the certificates too; bad ones fail the reload and the old workers keep serving.
       const nextTls = await TlsSource.create(next, log, notice);
       await apps.reload(next);
@@ -150,6 +173,7 @@ export async function serve(input: ServeInput): Promise<void> {
       const first = workers[0];
       process.stderr.write(renderBanner(config, KEEL_VERSION, first?.shape ?? '?', first?.addresses ?? config.bind.map((b) => b.text)));
       log.info({ workers: workers.length, addresses: first?.addresses }, 'keel is serving');
+      input.dev?.firstReady(workers);
     },
     onExit: (code, failure) => {
       // Workers have drained, so no request still needs the managed upstreams.
@@ -193,4 +217,5 @@ export async function serve(input: ServeInput): Promise<void> {
   }
   watchTls();
   arbiter.start();
+  await input.dev?.started(arbiter, config, log);
 }

@@ -14,7 +14,12 @@ import { ValueError } from './value-types.js';
 
 export type Source = 'default' | 'config file' | 'env' | 'flag';
 
+/** Which command resolved the config: set by the command itself, never by a flag, env or file. */
+export type Mode = 'serve' | 'dev';
+
 export interface ResolvedConfig extends ResolvedSettings {
+  /** `dev` only under `keel dev`: workers then show the rich error page; `keel serve` is always `serve`. */
+  readonly mode: Mode;
   readonly app: AppSpec | null;
   readonly cwd: string;
   readonly configFile: string | null;
@@ -33,6 +38,8 @@ export interface ResolveInput {
   readonly appArg: string | null;
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** `dev` applies dev defaults (one worker, NODE_ENV=development); default `serve`. */
+  readonly mode?: Mode;
 }
 
 /** Config-file keys people reach for that keel spells differently. */
@@ -139,7 +146,8 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   // Env files may themselves set KEEL_* values, so they are loaded first, from the real environment's view.
   const [envFiles] = resolveOne(byKey.get('envFile')!, input.env) as [string[], Source];
   const env = buildEnvironment(input.env, envFiles, cwd);
-  env.NODE_ENV ??= 'production';
+  const mode: Mode = input.mode ?? 'serve';
+  env.NODE_ENV ??= mode === 'dev' ? 'development' : 'production';
 
   const values: Record<string, unknown> = {};
   const sources: Record<string, Source> = {};
@@ -151,9 +159,13 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
   const appBase = input.appArg || !configPath ? cwd : configPath.slice(0, configPath.length - fileName.length) || cwd;
   const app = appText ? parseAppSpec(appText, appBase) : null;
 
+  // A dev server reloads one process on each change; more only when asked for anywhere.
+  if (mode === 'dev' && sources.workers === 'default') values.workers = 1;
+
   const settled = values as unknown as ResolvedSettings;
   return deepFreeze({
     ...settled,
+    mode,
     routeTable: buildRouteTable(settled, cwd),
     app,
     cwd,

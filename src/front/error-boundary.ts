@@ -7,12 +7,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestContext } from './request-context.js';
 import type { ErrorLog } from '../observe/error-log.js';
 import type { AdaptedApp } from '../worker/adapters/types.js';
-import { neutralizeResponse, sendErrorPage } from './error-page.js';
+import { type SendFailure, sendGenericFailure } from './error-page.js';
 
 /** Told of every app error the boundary handles (the error inbox of the status page). */
 export type AppErrorReporter = (err: unknown, requestId: string | undefined) => void;
 
-export function createErrorBoundary(log: ErrorLog, reportError: AppErrorReporter = () => {}) {
+/**
+ * `sendFailure` is chosen once at start-up: the generic page, or `keel dev`'s rich one.
+ * `reportError` hears of every failure (the telemetry's error inbox).
+ */
+export function createErrorBoundary(log: ErrorLog, sendFailure: SendFailure = sendGenericFailure, reportError: AppErrorReporter = () => {}) {
   const requestStore = new AsyncLocalStorage<RequestContext>();
 
   /** Reports an app failure on this request: logs it and answers 500, or cuts the response if it had started. */
@@ -27,8 +31,7 @@ export function createErrorBoundary(log: ErrorLog, reportError: AppErrorReporter
       res.destroy();
       return;
     }
-    sendErrorPage(req, res, 500, ctx?.id ?? '-');
-    neutralizeResponse(res);
+    sendFailure(req, res, err, ctx?.id ?? '-');
   }
 
   function invokeApp(app: AdaptedApp, req: IncomingMessage, res: ServerResponse): void {
@@ -45,7 +48,7 @@ export function createErrorBoundary(log: ErrorLog, reportError: AppErrorReporter
     requestStore.run(req.keel!, invokeApp, app, req, res);
   }
 
-  return { failRequest, callApp, currentRequest: () => requestStore.getStore() };
+  return { failRequest, callApp, sendFailure, currentRequest: () => requestStore.getStore() };
 }
 
 export type ErrorBoundary = ReturnType<typeof createErrorBoundary>;

@@ -44,6 +44,15 @@ export function sendErrorPage(req: IncomingMessage, res: ServerResponse, status:
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
+/** Answers a request the app failed on with a 500 page; the error is for pages that may show it (`keel dev`). */
+export type SendFailure = (req: IncomingMessage, res: ServerResponse, err: unknown, requestId: string) => void;
+
+/** The failure answer of `keel serve`: the generic page, which never shows the error. */
+export const sendGenericFailure: SendFailure = (req, res, _err, requestId) => {
+  sendErrorPage(req, res, 500, requestId);
+  neutralizeResponse(res);
+};
+
 function ignore(this: ServerResponse): ServerResponse {
   return this;
 }

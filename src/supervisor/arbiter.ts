@@ -24,9 +24,19 @@ const MAX_BACKOFF_MS = 10_000;
 /** A worker that has not loaded its app by then is killed. */
 const BOOT_TIMEOUT_MS = 120_000;
 /** Extra time past --graceful-timeout before a draining worker is killed. */
-const KILL_GRACE_MS = 2000;
+export const KILL_GRACE_MS = 2000;
 
 export type Phase = 'starting' | 'running' | 'reloading' | 'stopping';
+
+/**
+ * How a reload asked for with reloadApp() ended: the new generation serves (`reloaded`), or it did
+ * not (`failed`, with the error; under `keel dev` a working older worker keeps serving), or keel
+ * was starting, reloading or stopping and did not try (`busy`).
+ */
+export interface ReloadOutcome {
+  readonly status: 'reloaded' | 'failed' | 'busy';
+  readonly error?: string;
+}
 
 export interface ArbiterOptions {
   readonly log: ErrorLog;
@@ -44,6 +54,8 @@ export interface ArbiterOptions {
   readonly telemetry?: WorkerObserver;
   /** Called once, when every worker of the first generation is ready. */
   readonly onFirstReady: (workers: WorkerRecord[]) => void;
+  /** Called when the phase changes to running, reloading or stopping (tells systemd; see service-notify.ts). */
+  readonly onPhase?: (phase: Phase) => void;
   /** Called once when keel must stop: the exit status, and a message for the terminal when it failed. */
   readonly onExit: (code: number, failure: string | null) => void;
 }
@@ -75,6 +87,13 @@ export class Arbiter {
   private everReady = false;
   private exiting = false;
   private previous: { config: ResolvedConfig; target: number } | null = null;
+  /**
+   * Under `keel dev`: a worker forked ahead of the next reload, which has loaded keel's modules and
+   * waits for its config. A reload then costs loading the app, not starting Node and keel (about a second here).
+   */
+  private spare: { worker: Worker; wantsConfig: boolean; envKey: string } | null = null;
+  /** Callers of reloadApp() waiting for the reload in progress to end. */
+  private reloadWaiters: ((outcome: ReloadOutcome) => void)[] = [];
 
   private readonly signalHandlers: Record<SignalName, () => void> = {
     SIGTERM: () => this.stopGracefully('SIGTERM'),
@@ -124,6 +143,28 @@ export class Arbiter {
     return { phase: this.phase, workers: { ready: this.readyServing().length, target: this.target, total: this.workers.size } };
   }
 
+  /**
+   * Starts a new generation with fresh code and config, as HUP does, and resolves when it serves
+   * or has failed. For `keel dev`, which reloads on file changes without sending itself signals.
+   *
+   * @example const { status, error } = await arbiter.reloadApp();
+   */
+  reloadApp(): Promise<ReloadOutcome> {
+    if (this.phase !== 'running' || this.exiting) return Promise.resolve({ status: 'busy' });
+    const settled = new Promise<ReloadOutcome>((resolve) => this.reloadWaiters.push(resolve));
+    // New code deserves a prompt start, whatever the old code's crashes had built up.
+    this.respawnAt = 0;
+    this.earlyExitTimes = [];
+    void this.reload();
+    return settled;
+  }
+
+  private settleReload(outcome: ReloadOutcome): void {
+    const waiters = this.reloadWaiters;
+    this.reloadWaiters = [];
+    for (const resolve of waiters) resolve(outcome);
+  }
+
   private readyServing(): WorkerRecord[] {
     return [...this.workers.values()].filter((w) => w.state === 'ready' && w.retireReason === null);
   }
@@ -166,6 +207,8 @@ export class Arbiter {
     }
     const currentReady = current.filter((w) => w.state === 'ready').length >= this.target;
     if (!currentReady) return;
+    // Forked only once the current workers serve, so its start never slows theirs.
+    this.ensureSpare();
     // Old generations and retiring workers leave only once their replacements listen.
     for (const record of this.workers.values()) {
       if (record.state !== 'ready') continue;
@@ -175,21 +218,57 @@ export class Arbiter {
     if (this.phase === 'reloading') {
       this.phase = 'running';
       this.previous = null;
+      this.options.onPhase?.('running');
       this.log.info({ generation: this.generation, workers: this.target }, 'reload complete: new workers serving, old ones draining');
+      // Under keel dev a worker whose app did not load serves its error page when nothing better is there.
+      const loadError = current.find((w) => w.loadError !== null)?.loadError;
+      this.settleReload(loadError ? { status: 'failed', error: loadError } : { status: 'reloaded' });
     }
     if (this.phase === 'starting') {
       this.phase = 'running';
       this.everReady = true;
+      this.options.onPhase?.('running');
       this.options.onFirstReady(current);
+    }
+  }
+
+  private fork(): Worker {
+    const worker = cluster.fork(this.config.env);
+    // node:cluster reports a failed send to a worker that just died (EPIPE) as an 'error' event; unhandled,
+    // it would take the primary down. The death itself is handled in onExit.
+    worker.on('error', (err: Error) => this.log.debug({ worker_pid: worker.process.pid, err }, 'worker IPC error'));
+    return worker;
+  }
+
+  /** Under `keel dev`, keeps one spare worker forked for the next reload. */
+  private ensureSpare(): void {
+    if (this.config.mode !== 'dev' || this.spare || this.phase === 'stopping' || this.exiting) return;
+    this.spare = { worker: this.fork(), wantsConfig: false, envKey: JSON.stringify(this.config.env) };
+  }
+
+  /** The spare, if it still fits: alive, and forked with the environment the current config wants. */
+  private takeSpare(): { worker: Worker; wantsConfig: boolean } | null {
+    const spare = this.spare;
+    this.spare = null;
+    if (!spare) return null;
+    if (spare.worker.isConnected() && spare.envKey === JSON.stringify(this.config.env)) return spare;
+    this.dropSpare(spare.worker);
+    return null;
+  }
+
+  private dropSpare(worker = this.spare?.worker): void {
+    if (this.spare?.worker === worker) this.spare = null;
+    try {
+      worker?.process.kill('SIGKILL');
+    } catch {
+      // already gone
     }
   }
 
   private spawn(): void {
     const jitter = this.config.maxRequestsJitter > 0 ? Math.floor(Math.random() * (this.config.maxRequestsJitter + 1)) : 0;
-    const worker = cluster.fork(this.config.env);
-    // node:cluster reports a failed send to a worker that just died (EPIPE) as an 'error' event; unhandled,
-    // it would take the primary down. The death itself is handled in onExit.
-    worker.on('error', (err: Error) => this.log.debug({ worker_pid: worker.process.pid, err }, 'worker IPC error'));
+    const spare = this.takeSpare();
+    const worker = spare?.worker ?? this.fork();
     const record: WorkerRecord = {
       worker,
       pid: worker.process.pid ?? 0,
@@ -205,12 +284,15 @@ export class Arbiter {
       addresses: [],
       retireReason: null,
       bootFailure: null,
+      loadError: null,
       crashCause: null,
       killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
     };
     this.workers.set(worker.id, record);
     this.options.telemetry?.workerStarted(record);
-    this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
+    this.log.debug({ worker_pid: record.pid, generation: record.generation, spare: spare !== null }, 'worker starting');
+    // A spare asked for its config long ago; it gets the current one now.
+    if (spare?.wantsConfig) this.sendConfig(record);
   }
 
   /**
@@ -230,12 +312,20 @@ export class Arbiter {
     if (record.worker.isConnected()) record.worker.send(message, undefined, () => {});
   }
 
+  private sendConfig(record: WorkerRecord): void {
+    this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial(), upstreams: this.options.upstreams() });
+  }
+
   private onMessage(worker: Worker, message: FromWorker): void {
+    if (this.spare?.worker === worker) {
+      if (message?.type === MSG.wantConfig) this.spare.wantsConfig = true;
+      return;
+    }
     const record = this.workers.get(worker.id);
     if (!record || typeof message !== 'object' || message === null) return;
     switch (message.type) {
       case MSG.wantConfig:
-        this.sendTo(record, { type: MSG.config, config: record.config, tls: this.options.tlsMaterial(), upstreams: this.options.upstreams() });
+        this.sendConfig(record);
         break;
       case MSG.call:
         this.options.services.answer(message, (reply) => this.sendTo(record, reply));
@@ -250,6 +340,12 @@ export class Arbiter {
         this.options.telemetry?.fold(record, message);
         break;
       case MSG.ready:
+        // Told to drain while it was still loading (TERM during boot): that message found no listener.
+        if (record.state === 'draining') {
+          this.sendTo(record, { type: MSG.drain });
+          break;
+        }
+        if (message.loadError !== undefined && this.onLoadErrorReady(record, message.loadError)) break;
         if (record.killTimer) clearTimeout(record.killTimer);
         record.killTimer = null;
         record.state = 'ready';
@@ -276,6 +372,23 @@ export class Arbiter {
         this.sendTo(record, { type: MSG.stoppedAcceptingAck });
         break;
     }
+  }
+
+  /**
+   * A `keel dev` worker whose app failed to load is ready to show the error. During a reload with a
+   * working older worker the new generation is dropped and the old one keeps serving (true is
+   * returned); otherwise it is taken as ready, so the error page replaces an older error page or
+   * shows the first boot's failure while keel waits for a fix.
+   */
+  private onLoadErrorReady(record: WorkerRecord, loadError: string): boolean {
+    record.loadError = loadError;
+    this.log.error({ worker_pid: record.pid, err: { message: loadError } }, 'the app failed to load');
+    const working = [...this.workers.values()].some((w) => w.generation !== record.generation && w.state === 'ready' && w.retireReason === null && w.loadError === null);
+    if (this.phase !== 'reloading' || record.generation !== this.generation || !this.previous || !working) return false;
+    this.log.error({ generation: this.generation }, 'reload failed: the new code does not load; the old workers keep serving');
+    this.abandonGeneration();
+    this.settleReload({ status: 'failed', error: loadError });
+    return true;
   }
 
   private checkRecycling(record: WorkerRecord): void {
@@ -332,6 +445,12 @@ export class Arbiter {
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    if (this.spare?.worker === worker) {
+      // A spare never ran the app: its exit is no crash. The next reload forks afresh.
+      this.spare = null;
+      this.log.debug({ worker_pid: worker.process.pid, code, signal }, 'spare worker exited');
+      return;
+    }
     const record = this.workers.get(worker.id);
     if (!record) return;
     this.workers.delete(worker.id);
@@ -372,6 +491,7 @@ export class Arbiter {
     if (this.phase === 'reloading' && record.generation === this.generation && this.previous) {
       this.log.error({ err: { message: failure.message } }, 'reload failed: the new version does not boot; the old workers keep serving');
       this.abandonGeneration();
+      this.settleReload({ status: 'failed', error: failure.message });
       return;
     }
     this.noteUnexpectedExit(Date.now() - record.startedAt, failure.message);
@@ -384,7 +504,8 @@ export class Arbiter {
     if (uptimeMs < EARLY_EXIT_MS) this.earlyExitTimes.push(now);
     else this.earlyExitTimes = [];
     const earlyExits = this.earlyExitTimes.length;
-    if (earlyExits >= MAX_EARLY_EXITS) {
+    // keel dev waits for the fix instead: the next save reloads (reloadApp clears the backoff).
+    if (earlyExits >= MAX_EARLY_EXITS && this.config.mode !== 'dev') {
       const err: KeelError = keelError('KEEL_ERR_BOOT_LOOP', { count: String(earlyExits), cause });
       return this.fail(err.exitCode, err.message);
     }
@@ -404,6 +525,7 @@ export class Arbiter {
     this.target = this.previous!.target;
     this.previous = null;
     this.phase = 'running';
+    this.options.onPhase?.('running');
     this.wake();
   }
 
@@ -417,14 +539,16 @@ export class Arbiter {
       next = await this.options.reloadConfig();
     } catch (err) {
       this.log.error({ err: { message: (err as Error).message } }, 'reload failed: the new configuration is not valid; keeping the current one');
+      this.settleReload({ status: 'failed', error: (err as Error).message });
       return;
     }
-    if (this.phase !== 'running') return;
+    if (this.phase !== 'running') return this.settleReload({ status: 'busy' });
     this.previous = { config: this.config, target: this.target };
     this.config = next;
     this.target = next.workers;
     this.generation += 1;
     this.phase = 'reloading';
+    this.options.onPhase?.('reloading');
     this.log.info({ generation: this.generation, workers: this.target }, 'reloading: starting new workers');
     this.wake();
   }
@@ -442,6 +566,8 @@ export class Arbiter {
   private stopGracefully(why: string): void {
     if (this.phase === 'stopping') return;
     this.phase = 'stopping';
+    this.options.onPhase?.('stopping');
+    this.dropSpare();
     const delay = this.config.shutdownDelay * 1000;
     this.log.info({ why, shutdownDelay: this.config.shutdownDelay, gracefulTimeout: this.config.gracefulTimeout }, 'shutting down gracefully');
     setTimeout(() => {
@@ -452,6 +578,8 @@ export class Arbiter {
 
   private stopNow(why: string): void {
     this.phase = 'stopping';
+    this.options.onPhase?.('stopping');
+    this.dropSpare();
     this.log.warn({ why }, 'stopping now');
     if (this.workers.size === 0) return this.finish(EXIT.ok, null);
     for (const record of this.workers.values()) this.kill(record, 'SIGQUIT', why);
@@ -471,6 +599,8 @@ export class Arbiter {
   private finish(code: number, failure: string | null): void {
     if (this.exiting) return;
     this.exiting = true;
+    this.dropSpare();
+    this.settleReload({ status: 'busy' });
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
     this.options.onExit(code, failure);

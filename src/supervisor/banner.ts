@@ -25,12 +25,20 @@ function describeRoute(route: Route): string {
   return route.upstreams.join(', ');
 }
 
+/** Said first and loudly under `keel dev`: the rich error page shows source and stack traces to whoever asks. */
+const DEVELOPMENT_NOTICE = [
+  '  *** DEVELOPMENT SERVER ***  reloads on file changes and shows stack traces and source code',
+  '  Do not use it in production: use keel serve.',
+];
+
 export function renderBanner(config: ResolvedConfig, version: string, shape: string, addresses: readonly string[]): string {
   const urls = addresses.map((a) => (a.startsWith('unix:') || a.startsWith('https://') ? a : `http://${a}`));
   if (config.redirectHttp) urls.push(`http://${config.redirectHttp.text} (redirects to HTTPS)`);
   const access = config.accessLogfile === 'off' ? 'off' : `${config.accessLogfile === '-' ? 'stdout' : config.accessLogfile} (${config.accessLogformat.length > 12 ? 'custom' : config.accessLogformat})`;
+  const dev = config.mode === 'dev';
   const lines = [
-    `keel ${version} · production mode · primary pid ${process.pid}`,
+    ...(dev ? DEVELOPMENT_NOTICE : []),
+    `keel ${version} · ${dev ? 'DEVELOPMENT mode' : 'production mode'} · primary pid ${process.pid}`,
     ...(config.app ? [`  app      ${config.app.text} (${shape})`] : []),
     ...config.routeTable.map((r, i) => `  ${i === 0 ? 'routes ' : '       '}  ${r.path} → ${describeRoute(r)}`),
     ...urls.map((u, i) => `  ${i === 0 ? 'listen ' : '       '}  ${u}`),

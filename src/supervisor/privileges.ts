@@ -5,7 +5,13 @@
 import { execFileSync } from 'node:child_process';
 import { keelError } from '../errors.js';
 
-function lookup(kind: 'user' | 'group', value: string): number {
+/**
+ * A user or group name (or number) to its id, as `id -u NAME` / `getent group NAME` say; an unknown
+ * name is a KEEL_ERR_USER naming the flag. Also used by `keel doctor` to see who workers would run as.
+ *
+ * @example lookupId('user', 'nobody') // 65534
+ */
+export function lookupId(kind: 'user' | 'group', value: string): number {
   if (/^\d+$/.test(value)) return Number(value);
   try {
     return Number(execFileSync('id', [kind === 'user' ? '-u' : '-g', value], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
@@ -27,5 +33,5 @@ export function resolvePrivileges(user: string | null, group: string | null): { 
   if (process.getuid?.() !== 0) {
     throw keelError('KEEL_ERR_USER', { setting: user ? '--user' : '--group', reason: 'switching user needs keel to start as root' });
   }
-  return { uid: user ? lookup('user', user) : undefined, gid: group ? lookup('group', group) : undefined };
+  return { uid: user ? lookupId('user', user) : undefined, gid: group ? lookupId('group', group) : undefined };
 }

@@ -25,6 +25,8 @@ export interface WorkerRecord {
   addresses: readonly string[];
   retireReason: RetireReason | null;
   bootFailure: { message: string; exitCode: number; code: string } | null;
+  /** Under `keel dev`: the app did not load and the worker serves the error page (see ReadyMessage). */
+  loadError: string | null;
   /** What the worker reported when it retired itself after an uncaught error. */
   crashCause: string | null;
   killTimer: NodeJS.Timeout | null;

@@ -3,12 +3,17 @@
  * the APP spec (default export, then `app`), and a factory called when the spec ends in `()`.
  * Failures become coded errors so the primary can stop instead of restarting forever.
  */
-import { pathToFileURL } from 'node:url';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AppSpec } from '../config/app-spec.js';
 import { keelError } from '../errors.js';
 import { moduleExports } from '../module-exports.js';
+import type { SendFailure } from '../front/error-page.js';
+import type { AdaptedApp } from './adapters/types.js';
 
 const TYPESCRIPT = /\.(ts|mts|cts)$/;
+/** keel's compiled files: their frames never say where the app went wrong. */
+const KEEL_DIST = fileURLToPath(new URL('..', import.meta.url));
 
 async function importFile(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
@@ -28,7 +33,7 @@ async function importFile(file: string): Promise<Record<string, unknown>> {
 /** The error with the place it happened: the first stack frame in the app, or the parser's location. */
 export function describeLoadError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:') && !line.includes('/node_modules/'));
+  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:') && !line.includes('/node_modules/') && !line.includes(KEEL_DIST));
   return frame ? `${err.name}: ${err.message}\n${frame}` : `${err.name}: ${err.message}`;
 }
 
@@ -52,4 +57,27 @@ export async function loadApp(spec: AppSpec): Promise<unknown> {
   } catch (err) {
     throw keelError('KEEL_ERR_APP_LOAD', { path: spec.file, reason: `${name}() threw: ${describeLoadError(err)}` }, { cause: err });
   }
+}
+
+/** The whole load error for a developer's terminal: keel's line, then the cause's stack (where a syntax error names its file and line). */
+export function describeDevLoadError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = (err as { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? cause.stack ?? String(cause) : err.stack ?? '';
+  // Frames in Node's loader, dependencies (tsx, esbuild) and keel say nothing about the app.
+  const kept = detail.split('\n').filter((line) => !/^\s+at /.test(line) || !(line.includes('node:') || line.includes('/node_modules/') || line.includes(KEEL_DIST)));
+  return kept.length ? `${err.message}\n${kept.join('\n')}` : err.message;
+}
+
+/**
+ * Under `keel dev`, the app a worker serves when the real one did not load: every request gets the
+ * dev error page with the load error, so the browser shows what to fix.
+ */
+export function loadErrorApp(err: unknown, sendFailure: SendFailure): AdaptedApp {
+  return {
+    shape: 'load-error',
+    handle(req: IncomingMessage, res: ServerResponse): void {
+      sendFailure(req, res, err, req.keel?.id ?? '-');
+    },
+  };
 }

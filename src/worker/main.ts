@@ -8,6 +8,7 @@ import { isKeelError, EXIT } from '../errors.js';
 import { createAccessLog } from '../front/access-log.js';
 import { createClientErrorHandler } from '../front/client-errors.js';
 import { createErrorBoundary } from '../front/error-boundary.js';
+import { createDevErrorPage } from '../front/dev-error-page.js';
 import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
 import { buildPipeline } from '../front/pipeline.js';
 import { startRequestTimeouts } from '../front/request-timeout.js';
@@ -33,8 +34,9 @@ import { adaptApp } from './adapters/detect.js';
 import { drainWorker } from './drain.js';
 import { InflightRequests } from './inflight.js';
 import { type Listeners, openListeners } from './listeners.js';
-import { describeLoadError, loadApp } from './load-app.js';
+import { describeDevLoadError, describeLoadError, loadApp, loadErrorApp } from './load-app.js';
 import { startWatchdog } from './watchdog.js';
+import { addSyntaxLocation } from './syntax-location.js';
 import { WatchdogTable } from './watchdog-table.js';
 import { RequestCounters } from './request-counters.js';
 import { TelemetryReporter } from './telemetry-reporter.js';
@@ -76,9 +78,11 @@ export async function runWorker(): Promise<void> {
   const writer = format ? new BufferedLogWriter(config.accessLogfile) : null;
   const table = config.timeout > 0 && writer ? new WatchdogTable() : null;
   const inflight = new InflightRequests(table);
+  // The rich page exists only under `keel dev` (mode is set by the command, never by env or flags).
+  const dev = config.mode === 'dev';
   const counters = new RequestCounters(routeLabels(config.routeTable));
   const telemetry = new TelemetryReporter({ counters, inflight: () => inflight.size, proxies, redact });
-  const boundary = createErrorBoundary(log, (err, requestId) => telemetry.reportError(err, requestId));
+  const boundary = createErrorBoundary(log, dev ? createDevErrorPage(config) : undefined, (err, requestId) => telemetry.reportError(err, requestId));
 
   const flushLogs = (): void => {
     writer?.flushSync();
@@ -86,19 +90,27 @@ export async function runWorker(): Promise<void> {
   };
 
   let app: AdaptedApp | null = null;
+  let loadError: string | undefined;
   try {
     if (config.app) app = await adaptApp(await loadApp(config.app), boundary.failRequest);
   } catch (err) {
-    const keelErr = isKeelError(err) ? err : null;
-    send({
-      type: MSG.bootFailed,
-      code: keelErr?.code ?? 'KEEL_ERR_APP_LOAD',
-      message: keelErr ? keelErr.message : `APP: ${config.app!.text} failed to load: ${describeLoadError(err)}`,
-      stack: (err as Error)?.stack ?? '',
-      exitCode: keelErr?.exitCode ?? EXIT.appLoad,
-    });
-    flushLogs();
-    process.exit(keelErr?.exitCode ?? EXIT.appLoad);
+    if (dev) {
+      // keel dev stays up: this worker shows the load error until a change brings code that loads.
+      if (config.app) await addSyntaxLocation(err, config.app.file);
+      loadError = describeDevLoadError(err);
+      app = loadErrorApp(err, boundary.sendFailure);
+    } else {
+      const keelErr = isKeelError(err) ? err : null;
+      send({
+        type: MSG.bootFailed,
+        code: keelErr?.code ?? 'KEEL_ERR_APP_LOAD',
+        message: keelErr ? keelErr.message : `APP: ${config.app!.text} failed to load: ${describeLoadError(err)}`,
+        stack: (err as Error)?.stack ?? '',
+        exitCode: keelErr?.exitCode ?? EXIT.appLoad,
+      });
+      flushLogs();
+      process.exit(keelErr?.exitCode ?? EXIT.appLoad);
+    }
   }
 
   let draining = false;
@@ -171,8 +183,12 @@ export async function runWorker(): Promise<void> {
     telemetry.reportError(err, ctx?.id);
     if (ctx && !ctx.res.headersSent) {
       ctx.event = 'app-error';
-      sendErrorPage(ctx.req, ctx.res, 500, ctx.id, true);
-      neutralizeResponse(ctx.res);
+      if (dev) {
+        boundary.sendFailure(ctx.req, ctx.res, err, ctx.id);
+      } else {
+        sendErrorPage(ctx.req, ctx.res, 500, ctx.id, true);
+        neutralizeResponse(ctx.res);
+      }
     }
     send({ type: MSG.retiring, cause: `${kind}: ${describeLoadError(err)}` });
     void drain('crash');
@@ -201,5 +217,5 @@ export async function runWorker(): Promise<void> {
   const heartbeatMs = Math.max(100, Math.min(1000, (config.timeout * 1000) / 4 || 1000));
   setInterval(() => send({ type: MSG.heartbeat, requests, rss: process.memoryUsage.rss() }), heartbeatMs).unref();
   telemetry.start();
-  send({ type: MSG.ready, shape: app?.shape ?? 'routes', addresses: listeners.addresses });
+  send({ type: MSG.ready, shape: app?.shape ?? 'routes', addresses: listeners.addresses, ...(loadError === undefined ? {} : { loadError }) });
 }

@@ -5,7 +5,7 @@ export type FailRequest = (req: IncomingMessage, res: ServerResponse, err: unkno
 
 /** An app turned into a Node request listener keel can call. */
 export interface AdaptedApp {
-  readonly shape: 'listener' | 'express' | 'koa' | 'fastify' | 'fetch' | 'static' | 'proxy' | 'redirect';
+  readonly shape: 'listener' | 'express' | 'koa' | 'fastify' | 'fetch' | 'static' | 'proxy' | 'redirect' | 'load-error';
   /** May throw or return a rejected promise; the error boundary handles both. */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => unknown;
 }

@@ -1,0 +1,238 @@
+// `keel dev APP` (issue 6, point 3), black-box: it serves the app, reloads on an edit, survives code
+// that does not load (on a reload and on the first boot), shows the rich error page that `keel serve`
+// never shows whatever the environment says, refuses public addresses, and runs TypeScript apps.
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startDev } from '../helpers/dev.js';
+import { getFresh } from '../helpers/http.js';
+import { ROOT, runKeel, startKeel, tempDir } from '../helpers/keel.js';
+import { freePort } from '../helpers/ports.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const JS_FIXTURE = join(ROOT, 'test/fixtures/dev-app.js');
+const TS_FIXTURE = join(ROOT, 'test/fixtures/dev-app.ts');
+const SECRET = 'dev-test-secret-4f9a1c';
+const RELOAD_WAIT = 20_000;
+
+/** A temp dir holding a copy of the fixture as app.js (or app.ts), for the test to edit. */
+function appCopy(fixture, name) {
+  const dir = tempDir('keel-dev-');
+  copyFileSync(fixture, join(dir, name));
+  return dir;
+}
+
+function setVersion(file, version) {
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/const VERSION = '[^']*';/, `const VERSION = '${version}';`));
+}
+
+/** Polls with fresh connections until the app answers `body`; returns the ms from `since`. */
+async function waitForAnswer(url, body, since) {
+  await waitFor(
+    async () => {
+      const res = await getFresh(url);
+      return res.status === 200 && res.body === body;
+    },
+    { timeout: RELOAD_WAIT, interval: 10, what: `the app to answer ${JSON.stringify(body)}` },
+  );
+  return performance.now() - since;
+}
+
+describe('keel dev on a JavaScript app', () => {
+  let dir;
+  let file;
+  let keel;
+  before(async () => {
+    dir = appCopy(JS_FIXTURE, 'app.js');
+    file = join(dir, 'app.js');
+    keel = await startDev(dir, 'app.js', [], { env: { API_KEY: SECRET, NODE_ENV: undefined } });
+  });
+  after(() => keel?.stop());
+
+  it('serves the app with NODE_ENV=development, one worker, and a banner that says DEVELOPMENT', async () => {
+    const res = await getFresh(keel.url);
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'version v0\n');
+    assert.equal(JSON.parse((await getFresh(`${keel.url}/env`)).body).nodeEnv, 'development');
+    assert.match(keel.stderr, /DEVELOPMENT SERVER/);
+    assert.match(keel.stderr, /Do not use it in production: use keel serve\./);
+    assert.match(keel.stderr, /^ {2}workers {2}1$/m);
+    // The access log is written in batches, like Nginx's.
+    await waitFor(() => /"GET \/ HTTP\/1\.1" 200 /.test(keel.stdout), { what: 'the access log line on stdout' });
+  });
+
+  it('reloads the app after an edit, and logs "reloaded in N ms (file changed: app.js)"', async (t) => {
+    const times = [];
+    for (let i = 1; i <= 10; i++) {
+      // Pacing, not waiting for a result: edits a developer's pace apart, so the measure is of the
+      // usual reload (keel dev's spare worker has started meanwhile), not of edits faster than Node starts.
+      await sleep(1500);
+      const started = performance.now();
+      setVersion(file, `edit-${i}`);
+      times.push(await waitForAnswer(keel.url, `version edit-${i}\n`, started));
+    }
+    await waitFor(() => /keel dev: reloaded in \d+ ms \(file changed: app\.js\)/.test(keel.stderr), { what: 'the reload line' });
+    times.sort((a, b) => a - b);
+    const ms = (v) => `${Math.round(v)} ms`;
+    // Measured, not asserted: the machine is shared and noisy.
+    t.diagnostic(`reload, file write → first new answer, 10 edits: min ${ms(times[0])}, median ${ms((times[4] + times[5]) / 2)}, max ${ms(times[9])}`);
+    t.diagnostic(`keel's own lines: ${keel.stderr.match(/reloaded in \d+ ms/g).slice(-10).join('; ')}`);
+  });
+
+  it('keeps the old code answering when an edit does not load, and reloads once it is fixed', async () => {
+    setVersion(file, 'before-broken');
+    await waitForAnswer(keel.url, 'version before-broken\n', performance.now());
+    const failures = keel.stderr.split('reload failed').length;
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\nconst broken = ;\n`);
+    await waitFor(() => keel.stderr.split('reload failed').length > failures, { timeout: RELOAD_WAIT, what: 'keel dev to report the failed reload' });
+    assert.match(keel.stderr, /SyntaxError/);
+    const during = await getFresh(keel.url);
+    assert.equal(during.status, 200);
+    assert.equal(during.body, 'version before-broken\n', 'the old worker keeps serving');
+    assert.equal(keel.exit, null);
+    copyFileSync(JS_FIXTURE, file);
+    setVersion(file, 'fixed');
+    await waitForAnswer(keel.url, 'version fixed\n', performance.now());
+  });
+
+  it('answers a throwing route with the rich page: message, source line, request; secrets redacted, credentials masked', async () => {
+    const res = await getFresh(`${keel.url}/boom?who=tester`, { authorization: 'Bearer tok-98765-private', cookie: 'sid=cookie-private-42', 'x-debug-note': SECRET });
+    assert.equal(res.status, 500);
+    assert.match(res.headers['content-type'], /^text\/html/);
+    assert.equal(res.headers['cache-control'], 'no-store');
+    const page = res.body;
+    assert.ok(page.includes('dev boom &#60;b&#62;bold&#60;/b&#62; key=[REDACTED]'), 'the escaped, redacted message');
+    assert.ok(!page.includes('<b>bold'), 'the message is HTML-escaped');
+    assert.ok(page.includes('throw new Error(`dev boom &#60;b&#62;bold'), 'the source line of the throw');
+    assert.match(page, /app\.js:\d+:\d+/, 'the frame names the file and line');
+    assert.ok(page.includes('/boom?who=tester'), 'the request URL');
+    assert.ok(page.includes(res.headers['x-request-id']), 'the request ID');
+    assert.ok(page.includes('127.0.0.1'), 'the client address');
+    assert.ok(!page.includes(SECRET), 'the secret from the environment does not appear');
+    assert.ok(!page.includes('tok-98765-private'), 'Authorization is masked');
+    assert.ok(!page.includes('cookie-private-42'), 'Cookie is masked');
+    assert.match(page, /frames? in (keel|Node\.js internals)/, 'frames outside the app are folded');
+  });
+
+  it('answers JSON clients with the error as JSON', async () => {
+    const res = await getFresh(`${keel.url}/boom`, { accept: 'application/json' });
+    assert.equal(res.status, 500);
+    const body = JSON.parse(res.body);
+    assert.match(body.errors[0].message, /dev boom/);
+    assert.ok(!res.body.includes(SECRET));
+  });
+});
+
+describe('keel dev when the first boot does not load', () => {
+  let keel;
+  let file;
+  before(async () => {
+    const dir = appCopy(JS_FIXTURE, 'app.js');
+    file = join(dir, 'app.js');
+    writeFileSync(file, 'export default function app(req, res) {\n  const half = ;\n}\n');
+    keel = await startDev(dir, 'app.js');
+  });
+  after(() => keel?.stop());
+
+  it('stays up and shows the load error with its source line, then serves the app once fixed', async () => {
+    const res = await getFresh(keel.url);
+    assert.equal(res.status, 500);
+    assert.match(res.body, /SyntaxError/);
+    assert.ok(res.body.includes('const half = ;'), 'the line that does not parse');
+    assert.match(keel.stderr, /keel dev: the app failed to load; waiting for a change/);
+    assert.equal(keel.exit, null);
+    copyFileSync(JS_FIXTURE, file);
+    setVersion(file, 'first-fix');
+    await waitForAnswer(keel.url, 'version first-fix\n', performance.now());
+  });
+});
+
+describe('keel dev with an app that crashes right after it starts', () => {
+  let keel;
+  let file;
+  before(async () => {
+    const dir = appCopy(join(ROOT, 'test/fixtures/pm-crashloop.js'), 'app.js');
+    file = join(dir, 'app.js');
+    keel = await startDev(dir, 'app.js');
+  });
+  after(() => keel?.stop());
+
+  it('keeps going past the crash-loop limit that stops keel serve, and serves the fix', async () => {
+    // keel serve stops after 5 early exits within a minute (exit 3); keel dev waits for a save.
+    await waitFor(() => keel.stderr.split('worker exited unexpectedly').length > 6, { timeout: 30_000, what: 'six crashes' });
+    assert.equal(keel.exit, null);
+    copyFileSync(JS_FIXTURE, file);
+    setVersion(file, 'no-crash');
+    await waitForAnswer(keel.url, 'version no-crash\n', performance.now());
+  });
+});
+
+describe('keel dev on a TypeScript app', () => {
+  let keel;
+  let file;
+  before(async () => {
+    const dir = appCopy(TS_FIXTURE, 'app.ts');
+    file = join(dir, 'app.ts');
+    keel = await startDev(dir, 'app.ts');
+  });
+  after(() => keel?.stop());
+
+  it('serves it, reloads an edit, and shows the .ts source line of a throw', async () => {
+    assert.equal((await getFresh(keel.url)).body, 'typed v0\n');
+    writeFileSync(file, readFileSync(file, 'utf8').replace("'typed v0'", "'typed v1'"));
+    await waitForAnswer(keel.url, 'typed v1\n', performance.now());
+    const res = await getFresh(`${keel.url}/boom`);
+    assert.equal(res.status, 500);
+    assert.match(res.body, /TypeError/);
+    assert.ok(res.body.includes('ts boom from a typed route'));
+    assert.ok(res.body.includes('throw new TypeError(&#39;ts boom'), 'the TypeScript source line');
+    assert.match(res.body, /app\.ts:\d+:\d+/);
+  });
+});
+
+describe('keel serve never shows the rich page', () => {
+  let keel;
+  before(async () => {
+    keel = await startKeel('test/fixtures/dev-app.js', [], {
+      workers: 1,
+      env: { NODE_ENV: 'development', DEBUG: '1', KEEL_DEV: '1', KEEL_MODE: 'dev', KEEL_DEBUG: '1', API_KEY: SECRET },
+    });
+  });
+  after(() => keel?.stop());
+
+  it('answers the generic page under NODE_ENV=development, DEBUG=1, KEEL_DEV=1: no message, stack or source', async () => {
+    assert.equal(JSON.parse((await getFresh(`${keel.url}/env`)).body).nodeEnv, 'development', 'the app does see NODE_ENV=development');
+    const res = await getFresh(`${keel.url}/boom`);
+    assert.equal(res.status, 500);
+    assert.ok(res.body.includes(res.headers['x-request-id']));
+    for (const leak of ['dev boom', 'throw new Error', 'dev-app.js', ' at ', 'Error:', SECRET, 'KEEL DEV']) {
+      assert.ok(!res.body.includes(leak), `the generic page must not contain ${JSON.stringify(leak)}`);
+    }
+    assert.match(keel.stderr, / · production mode · /);
+    assert.doesNotMatch(keel.stderr, /DEVELOPMENT/);
+  });
+});
+
+describe('keel dev refuses public addresses', () => {
+  it('exits 2 for -b 0.0.0.0:PORT, saying to use keel serve', async () => {
+    const port = await freePort();
+    const { code, stderr } = await runKeel(['dev', 'test/fixtures/dev-app.js', '-b', `0.0.0.0:${port}`, '--admin', 'off']);
+    assert.equal(code, 2);
+    assert.equal(stderr, `keel: --bind: keel dev listens on loopback only (0.0.0.0:${port} is not); use keel serve for a public address\n`);
+  });
+
+  it('exits 2 for --admin 0.0.0.0:PORT', async () => {
+    const [port, admin] = [await freePort(), await freePort()];
+    const { code, stderr } = await runKeel(['dev', 'test/fixtures/dev-app.js', '-b', `127.0.0.1:${port}`, '--admin', `0.0.0.0:${admin}`]);
+    assert.equal(code, 2);
+    assert.equal(stderr, `keel: --admin: keel dev listens on loopback only (0.0.0.0:${admin} is not); use keel serve for a public address\n`);
+  });
+
+  it('exits 2 for --redirect-http on a public address', async () => {
+    const [port, redirect] = [await freePort(), await freePort()];
+    const { code, stderr } = await runKeel(['dev', 'test/fixtures/dev-app.js', '-b', `https://127.0.0.1:${port}`, '--https', 'local', '--redirect-http', `0.0.0.0:${redirect}`, '--admin', 'off']);
+    assert.equal(code, 2);
+    assert.match(stderr, /^keel: --redirect-http: keel dev listens on loopback only \(0\.0\.0\.0:\d+ is not\); use keel serve for a public address\n$/);
+  });
+});
