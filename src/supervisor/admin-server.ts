@@ -1,7 +1,7 @@
 /**
  * The admin listener, in the primary: /healthz (the primary is alive), /readyz (every worker is up
  * and none is draining), /metrics (Prometheus text, all workers aggregated) and the live status
- * page at / with its event stream at /events.
+ * page at / with its script and style sheet and its event stream at /events.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BindAddress } from '../config/value-types.js';
@@ -43,10 +43,18 @@ export function startAdminServer(bind: BindAddress, state: AdminState): Promise<
     }
     if (path === '/') return statusPage.page(req, res);
     if (path === '/events') return statusPage.events(req, res);
+    if (path === '/status.js') return statusPage.script(req, res);
+    if (path === '/status.css') return statusPage.styles(req, res);
     sendJson(req, res, 404, { error: 'Not Found' });
   });
   server.keepAliveTimeout = 5000;
-  server.on('close', () => statusPage.close());
+  // close() waits for every open connection, and an event stream never ends by itself: end the
+  // streams first, or the admin listener would never finish closing.
+  const closeServer = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void) => {
+    statusPage.close();
+    return closeServer(callback);
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const done = (): void => {
