@@ -15,6 +15,7 @@ const PEERS = {
   gunicorn: 'gunicorn',
   flask: 'python3-flask',
   'redis-server': 'redis-server',
+  chromium: 'chromium',
 };
 
 function onPath(command) {
