@@ -24,6 +24,8 @@ export const MSG = {
   bootFailed: 'keel:boot-failed',
   /** worker → primary: alive, with counters the primary acts on. */
   heartbeat: 'keel:heartbeat',
+  /** worker → primary: once a second, what the worker counted since its last report (see TelemetryMessage). */
+  telemetry: 'keel:telemetry',
   /** worker → primary: this worker is going away by itself (uncaught error); start a replacement. */
   retiring: 'keel:retiring',
   /** worker → primary: the worker closed its listeners; answer with stoppedAcceptingAck. */
@@ -110,6 +112,52 @@ export interface HeartbeatMessage {
   readonly requests: number;
   readonly rss: number;
 }
+/** One group of app errors a worker saw since its last report, by stack signature. */
+export interface AppErrorReport {
+  readonly signature: string;
+  readonly title: string;
+  /** Redacted. */
+  readonly stack: string;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Newest last, at most 20. */
+  readonly requestIds: readonly string[];
+}
+/** One upstream as this worker sees it. */
+export interface UpstreamHealthReport {
+  readonly route: string;
+  readonly url: string;
+  readonly healthy: boolean;
+}
+/**
+ * A worker's counters since its previous report (deltas, so the primary's totals keep what
+ * exited workers counted), plus its current gauges. Counts are sparse `[index, count, …]` pairs
+ * over the label lists in observe/metric-names.ts.
+ */
+export interface TelemetryMessage {
+  readonly type: typeof MSG.telemetry;
+  /** The route label values the request indexes refer to (a reload may change them). */
+  readonly routes: readonly string[];
+  /** Pairs of (method × routes + route) × 5 + status class, count. */
+  readonly requests: readonly number[];
+  /** Pairs of duration bucket, count (DURATION_BOUNDS_MS, then +Inf). */
+  readonly durations: readonly number[];
+  readonly durationSumSeconds: number;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** Gauges, now. */
+  readonly inflight: number;
+  readonly rss: number;
+  /** Event-loop delay over the last report, p99, seconds. */
+  readonly eventLoopDelay: number;
+  /** hit, miss, stale counts. */
+  readonly cache: readonly number[];
+  /** Pairs of route index, count of requests refused by a rate or connection limit. */
+  readonly limited: readonly number[];
+  readonly upstreams: readonly UpstreamHealthReport[];
+  readonly errors: readonly AppErrorReport[];
+}
 export interface RetiringMessage {
   readonly type: typeof MSG.retiring;
   /** The error that ended the worker, with where it was thrown, for the crash-loop message. */
@@ -121,7 +169,7 @@ export interface StoppedAcceptingMessage {
 export interface WantConfigMessage {
   readonly type: typeof MSG.wantConfig;
 }
-export type FromWorker = WantConfigMessage | ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage | CallMessage;
+export type FromWorker = WantConfigMessage | ReadyMessage | BootFailedMessage | HeartbeatMessage | RetiringMessage | StoppedAcceptingMessage | CallMessage | TelemetryMessage;
 
 export function isMessage<T extends { type: string }>(value: unknown, type: T['type']): value is T {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === type;

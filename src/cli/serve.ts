@@ -4,6 +4,7 @@
  */
 import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { duplicatePrefix } from '../config/route-table.js';
+import { isLoopbackHost } from '../supervisor/admin-auth.js';
 import type { Server } from 'node:http';
 import { renderConfig } from '../config/print-config.js';
 import { type ResolvedConfig, resolveConfig } from '../config/resolve.js';
@@ -23,6 +24,8 @@ import { registerCacheServices } from '../front/cache/memory-store.js';
 import { checkCacheConfig } from '../front/cache/cache-config.js';
 import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
+import { Telemetry } from '../observe/telemetry.js';
+import { createMetricsRegistry } from '../observe/metrics-registry.js';
 
 export interface ServeInput {
   readonly appArg: string | null;
@@ -48,12 +51,22 @@ function checkRoutes(config: ResolvedConfig): void {
   }
 }
 
+/** The status page and /metrics show request IDs, error stacks and upstream addresses: off loopback they need a token. */
+function checkAdminExposure(config: ResolvedConfig): void {
+  const admin = config.admin;
+  if (!admin || admin.kind !== 'tcp' || config.adminToken !== null || isLoopbackHost(admin.host)) return;
+  throw keelError('KEEL_ERR_USAGE', {
+    text: `--admin ${admin.text} is not loopback: set --admin-token (or KEEL_ADMIN_TOKEN) so /metrics and the status page need it, or bind it to 127.0.0.1`,
+  });
+}
+
 /** Checks that need more than one setting, or more than the value itself. */
 function checkServeConfig(config: ResolvedConfig): void {
   if (!config.app && config.routeTable.length === 0) {
     throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
   }
   checkRoutes(config);
+  checkAdminExposure(config);
   checkLimitRules(config);
   checkCacheConfig(config);
   if (config.accessLogfile !== 'off' && !createAccessFormatter(config.accessLogformat)) {
@@ -100,8 +113,17 @@ export async function serve(input: ServeInput): Promise<void> {
   });
   if (config.pid) writeFileSync(config.pid, `${process.pid}\n`);
 
-  const arbiter = new Arbiter(config, {
+  // Workers' reports and the arbiter's worker lifecycle, folded for /metrics and the status page.
+  let current = config;
+  const telemetry: Telemetry = new Telemetry({
+    version: KEEL_VERSION,
+    phase: (): string => String(arbiter.describe().phase),
+    tls: () => ({ material: tls.current(), config: current }),
+    cacheEnabled: config.cache > 0 || config.cacheRedis !== null,
+  });
+  const arbiter: Arbiter = new Arbiter(config, {
     log,
+    telemetry,
     privileges,
     reloadConfig: async () => {
       const next = await load();
@@ -110,6 +132,8 @@ export async function serve(input: ServeInput): Promise<void> {
       const nextTls = await TlsSource.create(next, log, notice);
       await apps.reload(next);
       primaryCache.reconfigure(next);
+      current = next;
+      telemetry.cacheEnabled ||= next.cache > 0 || next.cacheRedis !== null;
       tls.stop();
       tls = nextTls;
       watchTls();
@@ -150,26 +174,15 @@ export async function serve(input: ServeInput): Promise<void> {
     flushErrorLog();
     process.exit(code);
   }
+  telemetry.start();
   if (config.admin) {
-    const startedAt = Date.now();
+    const registry = createMetricsRegistry(telemetry);
     admin = await startAdminServer(config.admin, {
       ready: () => arbiter.isReady(),
       describe: () => arbiter.describe(),
-      // Filled in by the telemetry of issue 6.
-      metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: '' }),
-      snapshot: () => ({
-        version: KEEL_VERSION,
-        startedAt,
-        now: Date.now(),
-        phase: String(arbiter.describe().phase),
-        traffic: [],
-        totals: { requests: 0, errors: 0, inflight: 0 },
-        workers: [],
-        restarts: {},
-        upstreams: [],
-        certificates: [],
-        errors: [],
-      }),
+      metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+      snapshot: () => telemetry.snapshot(),
+      token: config.adminToken,
     }).catch((err: Error) => {
       throw keelError('KEEL_ERR_BIND_FAILED', { setting: '--admin', address: config.admin!.text, reason: err.message });
     });

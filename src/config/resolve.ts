@@ -97,7 +97,8 @@ function parseValue(entry: Setting<string, unknown>, raw: unknown, source: strin
     return entry.type.parse(raw);
   } catch (err) {
     if (!(err instanceof ValueError)) throw err;
-    const value = Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
+    // A secret setting's value is not echoed back: the terminal may be recorded, or shared.
+    const value = entry.secret ? '(hidden)' : Array.isArray(raw) ? raw.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(',') : typeof raw === 'object' ? JSON.stringify(raw) : String(raw);
     throw keelError('KEEL_ERR_CONFIG_VALUE', { setting: source, value, allowed: err.message || entry.type.allowed });
   }
 }
@@ -108,6 +109,12 @@ function deepFreeze<T>(value: T): T {
     for (const inner of Object.values(value)) deepFreeze(inner);
   }
   return value;
+}
+
+/** `secrets` plus `extra` when set, longest first as the redactor wants. */
+function withSecret(secrets: string[], extra: string | null): string[] {
+  if (extra === null || secrets.includes(extra)) return secrets;
+  return [...secrets, extra].sort((a, b) => b.length - a.length);
 }
 
 export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
@@ -152,7 +159,8 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
     cwd,
     configFile: configPath,
     env,
-    secrets: secretValues(env),
+    // The admin token may come from a flag, not only from a secret-named variable: it is never logged either way.
+    secrets: withSecret(secretValues(env), settled.adminToken),
     sources: sources as Record<SettingKey, Source>,
   });
 }

@@ -73,7 +73,16 @@ export const settings = [
     flag: 'admin',
     type: optionalBindAddress(9000),
     default: { kind: 'tcp', host: '127.0.0.1', port: 9000, text: '127.0.0.1:9000' } as BindAddress,
-    help: 'Admin listener for /healthz and /readyz, or off.',
+    help: 'Admin listener for /healthz, /readyz, /metrics and the status page at /, or off.',
+    section: 'server',
+  }),
+  setting({
+    key: 'adminToken',
+    flag: 'admin-token',
+    type: optionalText('a token of at least 16 characters', 16),
+    default: null,
+    secret: true,
+    help: 'Bearer token the status page, /events and /metrics require (header Authorization: Bearer TOKEN, or ?token=TOKEN). Required when --admin is not loopback.',
     section: 'server',
   }),
   setting({

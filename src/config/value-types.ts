@@ -88,12 +88,12 @@ export function text(allowed = 'a string'): ValueType<string> {
   return fromZod(z.string().min(1), allowed);
 }
 
-export function optionalText(allowed: string): ValueType<string | null> {
+export function optionalText(allowed: string, minLength = 0): ValueType<string | null> {
   return {
     allowed,
     parse(raw) {
       if (raw === null || raw === undefined || raw === '') return null;
-      if (typeof raw !== 'string') throw new ValueError(allowed);
+      if (typeof raw !== 'string' || raw.length < minLength) throw new ValueError(allowed);
       return raw;
     },
   };

@@ -13,6 +13,7 @@ import type { InflightRequests } from '../worker/inflight.js';
 import { peerAddressOf } from './proxy-protocol.js';
 import { KeelH2Response } from './response-headers.js';
 import { plainAddress } from './trusted-proxies.js';
+import type { RequestCounters } from '../worker/request-counters.js';
 
 export interface AccessLogDeps {
   readonly format: AccessFormatter | null;
@@ -23,6 +24,8 @@ export interface AccessLogDeps {
   readonly inflight: InflightRequests;
   /** Counts finished requests, for --max-requests. */
   readonly onRequestDone: () => void;
+  /** The metrics' counters; null leaves them out (tests of the log alone). */
+  readonly counters: RequestCounters | null;
 }
 
 function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | null): number {
@@ -37,17 +40,22 @@ function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | n
 }
 
 export function createAccessLog(deps: AccessLogDeps) {
-  const { format, writer, redact, hasSecrets, inflight, onRequestDone } = deps;
+  const { format, writer, redact, hasSecrets, inflight, onRequestDone, counters } = deps;
 
   function logResponseClose(this: ServerResponse): void {
     const ctx = this.req.keel;
     if (!ctx) return;
     onRequestDone();
     const loggedByWatchdog = inflight.remove(ctx);
-    if (!format || !writer || loggedByWatchdog) return;
+    // The metrics need status, bytes and duration too, so they are worked out even without a log.
     ctx.status = this.headersSent ? this.statusCode : 0;
     ctx.bytes = bodyBytes(this, ctx.bytesAtStart, ctx.req.socket);
     ctx.durationMs = performance.now() - ctx.startMark;
+    if (counters !== null) {
+      const event = ctx.event;
+      counters.record(ctx.method, ctx.routeId, ctx.status, ctx.durationMs, ctx.requestBytes, ctx.bytes, ctx.cacheResult, event === 'rate-limited' || event === 'conn-limited');
+    }
+    if (!format || !writer || loggedByWatchdog) return;
     if (ctx.event === '' && !this.writableFinished) ctx.event = 'aborted';
     // Only what the client sent can carry a secret into the line; the rest is keel's own text.
     // Checking those fields spares copying every line through the redactor.

@@ -9,7 +9,10 @@ import type { ErrorLog } from '../observe/error-log.js';
 import type { AdaptedApp } from '../worker/adapters/types.js';
 import { neutralizeResponse, sendErrorPage } from './error-page.js';
 
-export function createErrorBoundary(log: ErrorLog) {
+/** Told of every app error the boundary handles (the error inbox of the status page). */
+export type AppErrorReporter = (err: unknown, requestId: string | undefined) => void;
+
+export function createErrorBoundary(log: ErrorLog, reportError: AppErrorReporter = () => {}) {
   const requestStore = new AsyncLocalStorage<RequestContext>();
 
   /** Reports an app failure on this request: logs it and answers 500, or cuts the response if it had started. */
@@ -17,6 +20,7 @@ export function createErrorBoundary(log: ErrorLog) {
     const ctx = req.keel;
     if (ctx) ctx.event = ctx.event || 'app-error';
     log.error({ err, requestId: ctx?.id, method: req.method, url: req.url }, 'app error while handling a request');
+    reportError(err, ctx?.id);
     if (res.writableEnded && !res.headersSent) return;
     if (res.headersSent) {
       // A half-sent success must not look complete to the client.

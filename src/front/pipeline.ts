@@ -23,6 +23,7 @@ import { createHeadReader } from './request-head.js';
 import { pickRequestId } from './request-id.js';
 import type { KeelResponse } from './response-headers.js';
 import { compileTrust } from './trusted-proxies.js';
+import { ROUTE_NONE } from '../observe/metric-names.js';
 
 export interface PipelineDeps {
   readonly config: ResolvedConfig;
@@ -107,6 +108,9 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       // HTTP/2 responses count their own bytes (the connection's count is shared by its streams).
       bytesAtStart: http2 ? 0 : socket.bytesWritten,
       event: '',
+      routeId: ROUTE_NONE,
+      cacheResult: 0,
+      requestBytes: head.contentLength === undefined ? 0 : Number(head.contentLength) || 0,
       slot: -1,
       req,
       res,
@@ -135,6 +139,7 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
 
     // 6. Which route answers, from the path alone: the later stages depend on it.
     const target = route(ctx.url);
+    ctx.routeId = target.routeId;
 
     // 7. Rate limits, counted across workers, before any upstream or app work is spent.
     if (rateLimit !== null) rateLimit.check(req, res, target, dispatch);

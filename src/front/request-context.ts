@@ -33,6 +33,12 @@ export interface RequestContext extends AccessRecord, Linked {
   readonly bytesAtStart: number;
   /** How the request ended, when not by a normal response: timeout, aborted, app-error. */
   event: string;
+  /** The route label id for metrics (see observe/metric-names.ts routeLabels): set once the router has chosen. */
+  routeId: number;
+  /** Which answer the response cache gave (0: none, else CACHE_HIT, CACHE_MISS or CACHE_STALE), for metrics. */
+  cacheResult: number;
+  /** The request body's declared length (Content-Length), 0 without one. */
+  readonly requestBytes: number;
   /** Slot in the watchdog's shared table, or -1. */
   slot: number;
   readonly req: IncomingMessage;

@@ -7,6 +7,7 @@
 import { underPrefix } from '../config/route-table.js';
 import type { Route } from '../config/route-types.js';
 import type { AdaptedApp } from '../worker/adapters/types.js';
+import { ROUTE_APP, ROUTE_NONE } from '../observe/metric-names.js';
 
 /** What answers a request: a route's handler, or the app when no route matches. */
 export interface Target {
@@ -18,6 +19,8 @@ export interface Target {
   readonly cacheable: boolean;
   /** The error status when handler is null: 404, or 400 for a path that cannot be decoded. */
   readonly status: number;
+  /** The route label id for metrics: ROUTE_APP, ROUTE_NONE, or 2 + the route's index in the config's table. */
+  readonly routeId: number;
 }
 
 /** The path part of a request target, normalised as Nginx does before matching locations; null when it cannot be decoded. */
@@ -42,10 +45,11 @@ export function routingPath(url: string): string | null {
 }
 
 export function createRouter(routes: readonly Route[], handlerFor: (route: Route) => AdaptedApp, app: AdaptedApp | null): (url: string) => Target {
-  const appTarget: Target = { route: null, handler: app, cacheable: app !== null, status: 404 };
+  const appTarget: Target = { route: null, handler: app, cacheable: app !== null, status: 404, routeId: app !== null ? ROUTE_APP : ROUTE_NONE };
   if (routes.length === 0) return () => appTarget;
-  const badPath: Target = { route: null, handler: null, cacheable: false, status: 400 };
-  const targets = routes.map((route): Target => ({ route, handler: handlerFor(route), cacheable: route.cache && route.kind !== 'static', status: 404 }));
+  const badPath: Target = { route: null, handler: null, cacheable: false, status: 400, routeId: ROUTE_NONE };
+  // routeLabels lists the routes in this same (table) order after none and app.
+  const targets = routes.map((route, i): Target => ({ route, handler: handlerFor(route), cacheable: route.cache && route.kind !== 'static', status: 404, routeId: 2 + i }));
   return (url) => {
     const path = routingPath(url);
     if (path === null) return badPath;

@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { BindAddress } from '../config/value-types.js';
 import { createStatusPage } from '../observe/status-page.js';
 import type { StatusSnapshot } from '../observe/status-snapshot.js';
+import { createAdminAuth } from './admin-auth.js';
 
 export interface AdminState {
   readonly ready: () => boolean;
@@ -14,6 +15,8 @@ export interface AdminState {
   /** Prometheus text exposition of every metric, aggregated over the workers. */
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   readonly snapshot: () => StatusSnapshot;
+  /** --admin-token: /, /events and /metrics need it; /healthz and /readyz stay open for probes. */
+  readonly token?: string | null;
 }
 
 function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: Record<string, unknown>): void {
@@ -24,6 +27,7 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, bod
 
 export function startAdminServer(bind: BindAddress, state: AdminState): Promise<Server> {
   const statusPage = createStatusPage(state.snapshot);
+  const allowed = createAdminAuth(state.token ?? null);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(req, res, 200, { status: 'ok' });
@@ -31,6 +35,11 @@ export function startAdminServer(bind: BindAddress, state: AdminState): Promise<
       const ready = state.ready();
       return sendJson(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...state.describe() });
     }
+    // The page's script and style sheet hold no data, and a <script src> cannot carry the token.
+    if (path === '/status.js') return statusPage.script(req, res);
+    if (path === '/status.css') return statusPage.styles(req, res);
+    if (path !== '/metrics' && path !== '/' && path !== '/events') return sendJson(req, res, 404, { error: 'Not Found' });
+    if (!allowed(req, res)) return;
     if (path === '/metrics') {
       state.metrics().then(
         ({ contentType, body }) => {
@@ -42,10 +51,7 @@ export function startAdminServer(bind: BindAddress, state: AdminState): Promise<
       return;
     }
     if (path === '/') return statusPage.page(req, res);
-    if (path === '/events') return statusPage.events(req, res);
-    if (path === '/status.js') return statusPage.script(req, res);
-    if (path === '/status.css') return statusPage.styles(req, res);
-    sendJson(req, res, 404, { error: 'Not Found' });
+    return statusPage.events(req, res);
   });
   server.keepAliveTimeout = 5000;
   // close() waits for every open connection, and an event stream never ends by itself: end the

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { TlsMaterial } from '../tls/material.js';
 import { EXIT, keelError, type KeelError } from '../errors.js';
-import { type FromWorker, MSG, type ToWorker, type UpstreamTargets } from '../ipc.js';
+import { type FromWorker, MSG, type TelemetryMessage, type ToWorker, type UpstreamTargets } from '../ipc.js';
 import type { PrimaryServices } from './primary-services.js';
 import type { ErrorLog } from '../observe/error-log.js';
 import type { RetireReason, WorkerRecord } from './worker-record.js';
@@ -40,10 +40,20 @@ export interface ArbiterOptions {
   readonly upstreams: () => UpstreamTargets;
   /** Shared services workers call (rate-limit counters, cache entries): they live here, in one process. */
   readonly services: PrimaryServices;
+  /** Told of every worker start and exit and of the workers' reports (the metrics and the status page). */
+  readonly telemetry?: WorkerObserver;
   /** Called once, when every worker of the first generation is ready. */
   readonly onFirstReady: (workers: WorkerRecord[]) => void;
   /** Called once when keel must stop: the exit status, and a message for the terminal when it failed. */
   readonly onExit: (code: number, failure: string | null) => void;
+}
+
+/** What the telemetry needs from the arbiter; see observe/telemetry.ts. */
+export interface WorkerObserver {
+  workerStarted(record: WorkerRecord): void;
+  /** `stopping`: keel is shutting down, so the exit is no restart. */
+  workerExited(record: WorkerRecord, stopping: boolean): void;
+  fold(record: WorkerRecord, report: TelemetryMessage): void;
 }
 
 type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGQUIT' | 'SIGHUP' | 'SIGUSR1' | 'SIGTTIN' | 'SIGTTOU';
@@ -199,6 +209,7 @@ export class Arbiter {
       killTimer: setTimeout(() => this.kill(record, 'SIGKILL', 'boot timeout'), BOOT_TIMEOUT_MS),
     };
     this.workers.set(worker.id, record);
+    this.options.telemetry?.workerStarted(record);
     this.log.debug({ worker_pid: record.pid, generation: record.generation }, 'worker starting');
   }
 
@@ -234,6 +245,9 @@ export class Arbiter {
         record.requests = message.requests;
         record.rss = message.rss;
         this.checkRecycling(record);
+        break;
+      case MSG.telemetry:
+        this.options.telemetry?.fold(record, message);
         break;
       case MSG.ready:
         if (record.killTimer) clearTimeout(record.killTimer);
@@ -336,6 +350,7 @@ export class Arbiter {
     const fields = { worker_pid: record.pid, code, signal, reason: record.retireReason ?? 'crash', uptime_s: Math.round(uptimeMs / 100) / 10 };
     if (expected) this.log.info(fields, `worker exited (${cause})`);
     else this.log.error(fields, `worker exited unexpectedly (${cause})`);
+    this.options.telemetry?.workerExited(record, this.phase === 'stopping');
 
     if (this.phase === 'stopping') {
       if (this.workers.size === 0) this.finish(EXIT.ok, null);

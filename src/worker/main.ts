@@ -36,6 +36,9 @@ import { type Listeners, openListeners } from './listeners.js';
 import { describeLoadError, loadApp } from './load-app.js';
 import { startWatchdog } from './watchdog.js';
 import { WatchdogTable } from './watchdog-table.js';
+import { RequestCounters } from './request-counters.js';
+import { TelemetryReporter } from './telemetry-reporter.js';
+import { ROUTE_NONE, routeLabels } from '../observe/metric-names.js';
 
 
 function send(message: FromWorker): void {
@@ -73,7 +76,9 @@ export async function runWorker(): Promise<void> {
   const writer = format ? new BufferedLogWriter(config.accessLogfile) : null;
   const table = config.timeout > 0 && writer ? new WatchdogTable() : null;
   const inflight = new InflightRequests(table);
-  const boundary = createErrorBoundary(log);
+  const counters = new RequestCounters(routeLabels(config.routeTable));
+  const telemetry = new TelemetryReporter({ counters, inflight: () => inflight.size, proxies, redact });
+  const boundary = createErrorBoundary(log, (err, requestId) => telemetry.reportError(err, requestId));
 
   const flushLogs = (): void => {
     writer?.flushSync();
@@ -98,7 +103,7 @@ export async function runWorker(): Promise<void> {
 
   let draining = false;
   let requests = 0;
-  const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++ });
+  const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++, counters });
   const primary = new PrimaryChannel();
   const handlerFor = (route: Route): AdaptedApp => {
     if (route.kind === 'static') return createStaticRoute(route, config);
@@ -123,7 +128,7 @@ export async function runWorker(): Promise<void> {
       : null;
   const tls = createWorkerTls(config, firstTls);
   // --redirect-http needs a TLS bind (checked in the primary), so `tls` exists when it is set.
-  const redirectTarget = tls && config.redirectHttp ? { route: null, handler: createRedirectApp(httpsPort(config), tls.http01), cacheable: false, status: 404 } : null;
+  const redirectTarget = tls && config.redirectHttp ? { route: null, handler: createRedirectApp(httpsPort(config), tls.http01), cacheable: false, status: 404, routeId: ROUTE_NONE } : null;
   const redirectHandler = redirectTarget
     ? buildPipeline({ config, route: () => redirectTarget, rateLimit: null, compress: null, cache: null, boundary, accessLog, inflight, isDraining: () => draining })
     : null;
@@ -153,6 +158,8 @@ export async function runWorker(): Promise<void> {
     await Promise.allSettled([...[...proxies.values()].map((p) => p.close()), stages.rateLimit?.close(), stages.cache?.close()]);
     stopTimeouts();
     stopWatchdog();
+    // What this worker counted since its last report stays in the primary's totals.
+    await telemetry.flush();
     writer?.close();
     flushErrorLog();
     process.exit(0);
@@ -161,6 +168,7 @@ export async function runWorker(): Promise<void> {
   function onFatal(kind: string, err: unknown): void {
     const ctx = boundary.currentRequest() ?? (inflight.size === 1 ? [...inflight][0] : undefined);
     log.error({ err, requestId: ctx?.id }, `${kind} in worker; it stops accepting and will be replaced`);
+    telemetry.reportError(err, ctx?.id);
     if (ctx && !ctx.res.headersSent) {
       ctx.event = 'app-error';
       sendErrorPage(ctx.req, ctx.res, 500, ctx.id, true);
@@ -192,5 +200,6 @@ export async function runWorker(): Promise<void> {
 
   const heartbeatMs = Math.max(100, Math.min(1000, (config.timeout * 1000) / 4 || 1000));
   setInterval(() => send({ type: MSG.heartbeat, requests, rss: process.memoryUsage.rss() }), heartbeatMs).unref();
+  telemetry.start();
   send({ type: MSG.ready, shape: app?.shape ?? 'routes', addresses: listeners.addresses });
 }

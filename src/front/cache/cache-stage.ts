@@ -13,6 +13,7 @@
  *
  * The store failing (Redis down, primary gone) never fails a request: it is a miss, logged once.
  */
+import { CACHE_HIT, CACHE_MISS, CACHE_STALE } from '../../observe/metric-names.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../../config/resolve.js';
@@ -125,6 +126,7 @@ class ResponseCache implements CacheStage {
     // X-Cache is set just before the request goes on (or in a cached answer's head): never send it on twice.
     if (res.headersSent || res.writableEnded || res.destroyed || res.hasHeader('x-cache')) return;
     res.setHeader('x-cache', 'MISS');
+    req.keel!.cacheResult = CACHE_MISS;
     next(req, res, target);
   }
 
@@ -191,6 +193,7 @@ class ResponseCache implements CacheStage {
     }
     if (policy.onlyIfCached) {
       res.setHeader('x-cache', 'MISS');
+      req.keel!.cacheResult = CACHE_MISS;
       sendErrorPage(req, res, 504, req.keel!.id);
       return;
     }
@@ -235,6 +238,7 @@ class ResponseCache implements CacheStage {
   /** Sends a kept response: 304 when the client's conditional matches, else the whole thing. */
   private answer(req: IncomingMessage, res: ServerResponse, meta: EntryMeta, body: Buffer, xCache: string, now: number): void {
     if (res.headersSent || res.writableEnded) return;
+    req.keel!.cacheResult = xCache === 'HIT' ? CACHE_HIT : CACHE_STALE;
     const age = currentAge(meta.initialAge, meta.responseTime, now);
     const ifNoneMatch = req.headers['if-none-match'];
     const ifModifiedSince = req.headers['if-modified-since'];
@@ -272,6 +276,7 @@ class ResponseCache implements CacheStage {
         return;
       }
       res.setHeader('x-cache', 'MISS');
+      req.keel!.cacheResult = CACHE_MISS;
     }
     if (!store || req.headers.range !== undefined) {
       if (lockedKey !== null) void this.store.unlock(lockedKey, token).catch(() => {});

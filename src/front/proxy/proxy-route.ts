@@ -24,6 +24,8 @@ export interface ProxyHandler extends AdaptedApp {
   setUpstreams(upstreams: readonly string[]): void;
   /** Stops health checks and closes pooled connections; idempotent. */
   close(): Promise<void>;
+  /** The current upstreams, with this worker's view of their health (for the metrics). */
+  readonly upstreams: readonly { readonly url: string; usable(now: number): boolean }[];
 }
 
 class ProxyRouteHandler implements ProxyHandler, ProxyCore {

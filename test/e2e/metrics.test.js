@@ -1,0 +1,337 @@
+// /metrics and the status snapshot behind the status page (issue 6, point 1), black-box: a known
+// load against two workers, then counts that must add up exactly; restart counters against the
+// restarts the test causes; upstream, cache and rate-limit metrics; the error inbox; --admin-token.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { getFresh } from '../helpers/http.js';
+import { runKeel, startKeel } from '../helpers/keel.js';
+import { freePort } from '../helpers/ports.js';
+import { scrape, samplesOf, sumOf } from '../helpers/prom-text.js';
+import { waitFor } from '../helpers/wait.js';
+
+const APP = 'test/fixtures/metrics-app.js';
+const REQUESTS = 'keel_http_requests_total';
+
+/** Reads the first `data:` event of /events with a raw HTTP client: the status snapshot. */
+async function snapshot(adminUrl, query = '') {
+  const res = await request(`${adminUrl}/events${query}`);
+  assert.equal(res.statusCode, 200);
+  assert.match(res.headers['content-type'], /^text\/event-stream/);
+  let buffered = '';
+  for await (const chunk of res.body) {
+    buffered += chunk;
+    const end = buffered.indexOf('\n\n');
+    if (end >= 0) {
+      res.body.destroy();
+      const line = buffered.slice(0, end).split('\n').find((l) => l.startsWith('data: '));
+      return JSON.parse(line.slice(6));
+    }
+  }
+  throw new Error('/events ended before its first event');
+}
+
+/** Runs `count` calls of `fn`, `width` at a time. */
+async function inParallel(count, width, fn) {
+  let next = 0;
+  const results = new Array(count);
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await fn(i);
+      }
+    }),
+  );
+  return results;
+}
+
+describe('metrics after a known load on two workers', () => {
+  let keel;
+  const boomIds = [];
+  before(async () => {
+    keel = await startKeel(APP, [], { workers: 2 });
+    // 120 GETs: 80 answered 200, 30 answered 404 by the app, 10 failing in the app (500).
+    const paths = [...Array(80).fill('/ok'), ...Array(30).fill('/missing'), ...Array.from({ length: 10 }, (_, i) => `/boom?n=${i}`)];
+    // Fresh connections, so the primary spreads them over both workers.
+    await inParallel(paths.length, 8, async (i) => {
+      const res = await getFresh(`${keel.url}${paths[i]}`);
+      if (paths[i].startsWith('/boom')) boomIds.push(res.headers['x-request-id']);
+      return res.status;
+    });
+    // 5 POSTs with 1000-byte bodies.
+    for (let i = 0; i < 5; i++) {
+      const res = await request(`${keel.url}/echo`, { method: 'POST', body: 'x'.repeat(1000), headers: { 'content-type': 'text/plain' } });
+      assert.equal(await res.body.text(), 'got 1000\n');
+    }
+  });
+  after(() => keel?.stop());
+
+  it('counts every request exactly once, by method, route and status class', async () => {
+    const samples = await waitFor(
+      async () => {
+        const s = await scrape(keel.adminUrl);
+        return sumOf(s, REQUESTS) === 125 ? s : null;
+      },
+      { timeout: 10_000, what: '125 requests in /metrics' },
+    );
+    assert.equal(sumOf(samples, REQUESTS, { method: 'GET', route: 'app', status_class: '2xx' }), 80);
+    assert.equal(sumOf(samples, REQUESTS, { method: 'GET', route: 'app', status_class: '4xx' }), 30);
+    assert.equal(sumOf(samples, REQUESTS, { method: 'GET', route: 'app', status_class: '5xx' }), 10);
+    assert.equal(sumOf(samples, REQUESTS, { method: 'POST', route: 'app', status_class: '2xx' }), 5);
+    // The readyz probes of the test helper go to the admin listener, not through the pipeline.
+    assert.equal(sumOf(samples, 'keel_http_request_duration_seconds_count'), 125);
+    assert.equal(sumOf(samples, 'keel_http_request_duration_seconds_bucket', { le: '+Inf' }), 125);
+    const buckets = samplesOf(samples, 'keel_http_request_duration_seconds_bucket');
+    for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i].value >= buckets[i - 1].value, 'buckets are cumulative');
+    const sum = sumOf(samples, 'keel_http_request_duration_seconds_sum');
+    assert.ok(sum > 0 && sum < 125 * 10, `duration sum ${sum} s is plausible`);
+    assert.equal(sumOf(samples, 'keel_http_request_bytes_total'), 5000);
+    // 80 × "hello\n" + 30 × "not here\n" + 5 × "got 1000\n" + 10 generic 500 pages: at least the known bodies.
+    const out = sumOf(samples, 'keel_http_response_bytes_total');
+    assert.ok(out >= 80 * 6 + 30 * 9 + 5 * 9 && out < 200_000, `response bytes ${out} are plausible`);
+    assert.equal(sumOf(samples, 'keel_http_requests_in_flight'), 0);
+    assert.equal(sumOf(samples, 'keel_worker_starts_total'), 2);
+    assert.equal(sumOf(samples, 'keel_app_errors_total'), 10);
+  });
+
+  it('reports event-loop delay and resident memory for each worker', async () => {
+    const pids = keel.workerPids().map(String).sort();
+    assert.equal(pids.length, 2);
+    const samples = await scrape(keel.adminUrl);
+    const rss = samplesOf(samples, 'keel_worker_resident_memory_bytes');
+    assert.deepEqual(rss.map((s) => s.labels.worker).sort(), pids);
+    for (const s of rss) assert.ok(s.value > 10 * 1024 * 1024, `worker ${s.labels.worker} RSS ${s.value}`);
+    const delay = samplesOf(samples, 'keel_worker_event_loop_delay_seconds');
+    assert.deepEqual(delay.map((s) => s.labels.worker).sort(), pids);
+    for (const s of delay) assert.ok(s.value >= 0 && s.value < 5, `worker ${s.labels.worker} delay ${s.value}`);
+  });
+
+  it('streams a snapshot whose totals, workers and error inbox match the load', async () => {
+    const snap = await snapshot(keel.adminUrl);
+    assert.equal(snap.totals.requests, 125);
+    assert.equal(snap.totals.errors, 10);
+    assert.equal(snap.workers.length, 2);
+    assert.equal(snap.workers.reduce((n, w) => n + w.requests, 0) >= 120, true, 'worker rows count their requests');
+    for (const w of snap.workers) {
+      assert.equal(w.state, 'ready');
+      assert.ok(w.rss > 0);
+      assert.equal(w.restarts, 0);
+    }
+    assert.ok(snap.workers.every((w) => w.requests > 0), 'both workers served part of the load');
+    const trafficTotal = snap.traffic.reduce((n, s) => n + s.rps, 0);
+    assert.ok(trafficTotal <= 125, 'the traffic ring never counts more than was served');
+    // Ten errors thrown at one place with ten different messages: one group.
+    assert.equal(snap.errors.length, 1);
+    const [group] = snap.errors;
+    assert.equal(group.count, 10);
+    assert.match(group.title, /^Error: boom number \d$/);
+    assert.match(group.stack, /at boom /);
+    assert.match(group.signature, /^[0-9a-f]{12}$/);
+    assert.deepEqual([...group.requestIds].sort(), [...boomIds].sort());
+    assert.ok(group.firstSeen <= group.lastSeen);
+  });
+
+  it('puts an error from another throw site in a group of its own', async () => {
+    const res = await getFresh(`${keel.url}/other-boom`);
+    assert.equal(res.status, 500);
+    const snap = await waitFor(async () => {
+      const s = await snapshot(keel.adminUrl);
+      return s.errors.length === 2 ? s : null;
+    }, { what: 'a second error group' });
+    const other = snap.errors.find((g) => g.title.startsWith('TypeError'));
+    assert.equal(other.count, 1);
+    assert.deepEqual(other.requestIds, [res.headers['x-request-id']]);
+    assert.equal(snap.errors.find((g) => g.title.startsWith('Error: boom')).count, 10);
+  });
+});
+
+describe('restart counters match the restarts caused', () => {
+  let keel;
+  before(async () => {
+    keel = await startKeel(APP, ['--timeout', '2', '--max-memory', '250m'], { workers: 2 });
+  });
+  after(() => keel?.stop());
+
+  async function restartsBecome(expected, what) {
+    return waitFor(
+      async () => {
+        const samples = await scrape(keel.adminUrl);
+        const got = Object.fromEntries(samplesOf(samples, 'keel_worker_restarts_total').map((s) => [s.labels.reason, s.value]));
+        return JSON.stringify(got) === JSON.stringify(expected) ? samples : null;
+      },
+      { timeout: 15_000, what },
+    );
+  }
+
+  async function bothReady() {
+    await waitFor(async () => (await keel.readyz()) === 200 && keel.workerPids().length === 2, { timeout: 15_000, what: 'two ready workers' });
+  }
+
+  it('counts crash, memory, timeout and reload, one at a time', async () => {
+    const zero = { crash: 0, timeout: 0, memory: 0, 'max-requests': 0, reload: 0 };
+    await restartsBecome(zero, 'all-zero restart counters');
+
+    process.kill(keel.workerPids()[0], 'SIGKILL');
+    await restartsBecome({ ...zero, crash: 1 }, 'crash 1 after a SIGKILL');
+    await bothReady();
+
+    const alloc = await getFresh(`${keel.url}/alloc?mb=300`);
+    assert.equal(alloc.status, 200);
+    await restartsBecome({ ...zero, crash: 1, memory: 1 }, 'memory 1 after an allocation past --max-memory');
+    await bothReady();
+
+    // The blocked worker never answers: it is killed after --timeout, and the request fails.
+    await getFresh(`${keel.url}/block`, {}, 20_000).catch(() => {});
+    await restartsBecome({ ...zero, crash: 1, memory: 1, timeout: 1 }, 'timeout 1 after a blocked event loop');
+    await bothReady();
+
+    keel.signal('SIGHUP');
+    const samples = await restartsBecome({ ...zero, crash: 1, memory: 1, timeout: 1, reload: 2 }, 'reload 2 after HUP');
+    assert.equal(sumOf(samples, 'keel_worker_starts_total'), 7);
+    assert.equal(sumOf(samples, 'keel_worker_exits_total'), 5);
+    await bothReady();
+    const snap = await snapshot(keel.adminUrl);
+    assert.deepEqual(snap.restarts, { crash: 1, timeout: 1, memory: 1, 'max-requests': 0, reload: 2 });
+    // Two slots, five replacements between them.
+    const live = snap.workers.filter((w) => w.state === 'ready');
+    assert.equal(live.length, 2);
+    assert.equal(live.reduce((n, w) => n + w.restarts, 0), 5);
+  });
+});
+
+describe('--max-requests restarts', () => {
+  let keel;
+  before(async () => {
+    keel = await startKeel(APP, ['--max-requests', '5'], { workers: 1 });
+  });
+  after(() => keel?.stop());
+
+  it('counts max-requests once the worker has answered its share', async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await getFresh(`${keel.url}/ok`)).status, 200);
+    await waitFor(
+      async () => sumOf(await scrape(keel.adminUrl), 'keel_worker_restarts_total', { reason: 'max-requests' }) === 1,
+      { timeout: 10_000, what: 'max-requests 1' },
+    );
+    const samples = await scrape(keel.adminUrl);
+    assert.equal(sumOf(samples, 'keel_worker_restarts_total', { reason: 'crash' }), 0);
+    // The retired worker's five requests stay counted.
+    assert.equal(sumOf(samples, REQUESTS), 5);
+  });
+});
+
+describe('upstream, cache and rate-limit metrics when configured', () => {
+  let keel;
+  let deadPort;
+  before(async () => {
+    deadPort = await freePort();
+    keel = await startKeel(APP, [
+      '--proxy', `/api=http://127.0.0.1:${deadPort}`,
+      '--proxy-max-fails', '1',
+      '--proxy-fail-timeout', '60',
+      '--cache', '1m',
+      '--rate-limit', '/limited 1r/m burst=0',
+    ], { workers: 1 });
+  });
+  after(() => keel?.stop());
+
+  it('shows a dead upstream as unhealthy once a request fails on it', async () => {
+    let samples = await waitFor(async () => {
+      const s = await scrape(keel.adminUrl);
+      return samplesOf(s, 'keel_upstream_healthy').length === 1 ? s : null;
+    }, { what: 'the upstream in /metrics' });
+    const [before] = samplesOf(samples, 'keel_upstream_healthy');
+    assert.deepEqual(before.labels, { route: '/api', upstream: `http://127.0.0.1:${deadPort}` });
+    assert.equal(before.value, 1);
+    const res = await getFresh(`${keel.url}/api/x`);
+    assert.equal(res.status, 502);
+    samples = await waitFor(async () => {
+      const s = await scrape(keel.adminUrl);
+      return sumOf(s, 'keel_upstream_healthy') === 0 ? s : null;
+    }, { what: 'keel_upstream_healthy 0' });
+    assert.equal(sumOf(samples, REQUESTS, { route: '/api', status_class: '5xx' }), 1);
+    const snap = await snapshot(keel.adminUrl);
+    assert.deepEqual(snap.upstreams, [{ route: '/api', url: `http://127.0.0.1:${deadPort}`, healthy: false }]);
+  });
+
+  it('counts cache misses and hits', async () => {
+    // The proxied request above went through the cache too: count from here.
+    const start = await scrape(keel.adminUrl);
+    const hits = sumOf(start, 'keel_cache_requests_total', { result: 'hit' });
+    const misses = sumOf(start, 'keel_cache_requests_total', { result: 'miss' });
+    assert.equal(samplesOf(start, 'keel_cache_requests_total').length, 3, 'hit, miss and stale are shown from the start');
+    const first = await getFresh(`${keel.url}/cached`);
+    const second = await getFresh(`${keel.url}/cached`);
+    assert.equal(first.headers['x-cache'], 'MISS');
+    assert.equal(second.headers['x-cache'], 'HIT');
+    await waitFor(async () => {
+      const s = await scrape(keel.adminUrl);
+      return sumOf(s, 'keel_cache_requests_total', { result: 'hit' }) === hits + 1 && sumOf(s, 'keel_cache_requests_total', { result: 'miss' }) === misses + 1;
+    }, { what: 'one more cache hit and one more miss' });
+  });
+
+  it('counts rate-limited requests', async () => {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await getFresh(`${keel.url}/limited`)).status);
+    assert.deepEqual(statuses, [200, 429, 429]);
+    await waitFor(async () => sumOf(await scrape(keel.adminUrl), 'keel_ratelimit_limited_total', { route: 'app' }) === 2, { what: '2 rate-limited requests' });
+  });
+});
+
+describe('--admin-token', () => {
+  const TOKEN = 'metrics-test-token-0123456789';
+  let keel;
+  before(async () => {
+    keel = await startKeel(APP, ['--admin-token', TOKEN], { workers: 1 });
+  });
+  after(() => keel?.stop());
+
+  it('answers 401 without the token on /, /events and /metrics', async () => {
+    for (const path of ['/', '/events', '/metrics', `/metrics?token=wrong-${TOKEN}`]) {
+      const res = await request(`${keel.adminUrl}${path}`, { headers: path.includes('wrong') ? {} : { authorization: 'Bearer nope' } });
+      await res.body.text();
+      assert.equal(res.statusCode, 401, path);
+      assert.match(res.headers['www-authenticate'], /^Bearer/);
+    }
+  });
+
+  it('answers with the token as a Bearer header or as ?token=', async () => {
+    assert.ok((await scrape(keel.adminUrl, { authorization: `Bearer ${TOKEN}` })).length > 0);
+    const res = await request(`${keel.adminUrl}/metrics?token=${TOKEN}`);
+    assert.equal(res.statusCode, 200);
+    assert.match(await res.body.text(), /keel_http_requests_in_flight/);
+    const snap = await snapshot(keel.adminUrl, `?token=${TOKEN}`);
+    assert.equal(snap.workers.length, 1);
+  });
+
+  it('keeps /healthz and /readyz open for probes', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await request(`${keel.adminUrl}${path}`);
+      await res.body.text();
+      assert.equal(res.statusCode, 200, path);
+    }
+  });
+
+  it('never writes the token to the logs', () => {
+    assert.equal(keel.stderr.includes(TOKEN), false);
+  });
+});
+
+describe('an admin listener off loopback', () => {
+  it('refuses to start without --admin-token', async () => {
+    const port = await freePort();
+    const adminPort = await freePort();
+    const { code, stderr } = await runKeel(['serve', APP, '--bind', `127.0.0.1:${port}`, '--admin', `0.0.0.0:${adminPort}`, '--workers', '1']);
+    assert.equal(code, 2);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0], new RegExp(`^keel: --admin 0\\.0\\.0\\.0:${adminPort} is not loopback: set --admin-token .*bind it to 127\\.0\\.0\\.1`));
+  });
+
+  it('refuses a token too short to guess-proof', async () => {
+    const { code, stderr } = await runKeel(['serve', APP, '--admin-token', 'short', '--workers', '1']);
+    assert.equal(code, 2);
+    assert.match(stderr, /^keel: --admin-token: .*at least 16 characters/);
+    assert.equal(stderr.includes('short'), false, 'the secret is not echoed');
+  });
+});
