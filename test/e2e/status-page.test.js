@@ -205,3 +205,35 @@ describe('status page', () => {
     assert.deepEqual(problems, [], 'no script errors and no CSP violations');
   });
 });
+
+describe('status page behind --admin-token', () => {
+  const TOKEN = 'status-page-token-5Jx9qL2w';
+  let keel;
+  before(async () => {
+    keel = await startKeel(APP, ['--admin-token', TOKEN], { workers: 2 });
+  });
+  after(() => keel?.stop());
+
+  it('needs the token for the page and /events, not for its data-free script and style sheet', async () => {
+    assert.equal((await get(`${keel.adminUrl}/`)).status, 401);
+    assert.equal((await get(`${keel.adminUrl}/events`)).status, 401);
+    assert.equal((await get(`${keel.adminUrl}/?token=wrong-token-wrong-token`)).status, 401);
+    assert.equal((await get(`${keel.adminUrl}/status.js`)).status, 200);
+    assert.equal((await get(`${keel.adminUrl}/status.css`)).status, 200);
+    const stream = await readEventStream(keel.adminPort, `/events?token=${TOKEN}`, 1);
+    assert.match(stream.head, /^HTTP\/1\.1 200 /);
+    assert.equal(stream.events[0].workers.length, 2);
+  });
+
+  it('in Chromium, a page opened with ?token= passes it on to its event stream and goes live', async (t) => {
+    const context = await chromium.launchPersistentContext(tempDir('keel-chromium-'), { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: PHONE });
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const refused = [];
+    page.on('response', (res) => res.status() >= 400 && refused.push(`${res.status()} ${res.url()}`));
+    await page.goto(`${keel.adminUrl}/?token=${TOKEN}`);
+    await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#workers tbody tr').length === 2, null, { timeout: 10_000 });
+    assert.deepEqual(refused, []);
+  });
+});
