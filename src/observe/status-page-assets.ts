@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
 
 /**
  * The page runs no inline code and loads nothing from elsewhere: even a string from the snapshot
@@ -30,15 +31,31 @@ export interface StaticAsset {
 
 const ASSET_DIR = new URL('../../assets/status-page/', import.meta.url);
 
+/**
+ * A dashboard is no reason to refuse to serve traffic: if an installation lacks the files (a
+ * package built without "assets"), keel starts anyway and the page says what is missing.
+ */
+function readOrExplain(name: string): Buffer {
+  const url = new URL(name, ASSET_DIR);
+  try {
+    return readFileSync(url);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const path = fileURLToPath(url).replace(/[<>&*]/g, '_');
+    if (!name.endsWith('.html')) return Buffer.from(`/* missing from this installation: ${path} */\n`);
+    return Buffer.from(`<!doctype html><meta charset="utf-8"><title>keel status</title><p>keel's status page files are missing from this installation: ${path}. <code>/events</code> and <code>/metrics</code> still work.</p>\n`);
+  }
+}
+
 function loadAsset(name: string, contentType: string, extra: OutgoingHttpHeaders): StaticAsset {
-  const body = readFileSync(new URL(name, ASSET_DIR));
+  const body = readOrExplain(name);
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
   // no-cache, not no-store: the browser revalidates (a 304) and sees a new keel's files at once.
   const headers = { ...COMMON_HEADERS, ...extra, 'content-type': contentType, 'content-length': body.length, etag, 'cache-control': 'no-cache' };
   return { body, etag, headers };
 }
 
-/** The page, its script and its style sheet. Throws at start-up when a file is missing. */
+/** The page, its script and its style sheet, or a page that names the missing files. */
 export function loadStatusPageAssets(): { page: StaticAsset; script: StaticAsset; styles: StaticAsset } {
   return {
     page: loadAsset('index.html', 'text/html; charset=utf-8', { 'content-security-policy': STATUS_PAGE_CSP }),
