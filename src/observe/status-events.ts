@@ -47,7 +47,7 @@ const STREAM_HEADERS = {
 export function createEventStreams(snapshot: () => StatusSnapshot, options: EventStreamOptions = {}): EventStreams {
   const intervalMs = options.intervalMs ?? 1000;
   const maxStreams = options.maxStreams ?? 32;
-  const retryLine = `retry: ${options.retryMs ?? 2000}\n\n`;
+  const retryField = `retry: ${options.retryMs ?? 2000}\n`;
   const streams = new Set<ServerResponse>();
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
@@ -102,8 +102,9 @@ export function createEventStreams(snapshot: () => StatusSnapshot, options: Even
       res.flushHeaders();
       streams.add(res);
       res.on('close', () => forget(res));
-      // The first snapshot goes out now: a page that just opened should not stay empty for a second.
-      write(res, retryLine + (frame() ?? ''));
+      // The first snapshot goes out now, in the same event as the retry: field (a client that reads
+      // only the first event gets data): a page that just opened should not stay empty for a second.
+      write(res, retryField + (frame() ?? '\n'));
       if (timer === null) {
         timer = setInterval(tick, intervalMs);
         timer.unref();

@@ -69,7 +69,7 @@ test('every stream gets the same snapshot per tick, built once, after a retry: l
     assert.equal(c.headers['cache-control'], 'no-store');
     await waitFor(() => c.frames.length >= 1, { what: 'the first frame' });
     assert.equal(c.retry, 1500);
-    assert.ok(c.body.startsWith('retry: 1500\n'), 'retry: comes first');
+    assert.ok(c.body.startsWith('retry: 1500\ndata: {'), 'retry: comes first, in the first event with its data');
   }
   // Frames built after the third stream opened must reach all three, unchanged.
   const opened = Math.max(...clients.map((c) => c.frames[0].now));
