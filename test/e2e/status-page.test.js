@@ -1,6 +1,7 @@
 // The live status page on the admin listener, end to end: its headers and event stream over plain
 // HTTP, then the page itself in a real headless Chromium at a phone's size, fed by a keel with two
-// workers under load: worker pids, moving charts, the error inbox, and app markup kept as text.
+// workers under load: worker pids, moving charts, the error inbox, and app markup kept as text;
+// then behind --admin-token, and with a certificate near its expiry.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { request } from 'undici';
+import { makeCertificates } from '../helpers/certs.js';
 import { ROOT, startKeel, tempDir } from '../helpers/keel.js';
 import { startLoad } from '../helpers/load.js';
 import { waitFor } from '../helpers/wait.js';
@@ -235,5 +237,32 @@ describe('status page behind --admin-token', () => {
     await page.waitForSelector('#connection[data-state="live"]', { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelectorAll('#workers tbody tr').length === 2, null, { timeout: 10_000 });
     assert.deepEqual(refused, []);
+  });
+});
+
+describe('status page with certificates', () => {
+  let keel;
+  let pki;
+  before(async () => {
+    pki = makeCertificates();
+    // Ten days and an hour left: under the two weeks that turn a certificate red.
+    const { cert, key } = pki.leaf('localhost', { dns: ['localhost'], ip: ['127.0.0.1'], days: 10, notBefore: Date.now() - 3600_000, notAfter: Date.now() + 10 * 86_400_000 + 3600_000 });
+    keel = await startKeel(APP, ['--certfile', cert, '--keyfile', key], { workers: 2 });
+  });
+  after(async () => {
+    await keel?.stop();
+    pki?.cleanup();
+  });
+
+  it('shows the served certificate with its days left, in red under 14 days', async (t) => {
+    const context = await chromium.launchPersistentContext(tempDir('keel-chromium-'), { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS, viewport: PHONE });
+    t.after(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${keel.adminUrl}/`);
+    const row = await page.waitForSelector('#certificates tbody tr', { timeout: 10_000 });
+    assert.equal(await row.getAttribute('data-days-left'), '10');
+    assert.match(await row.$eval('td', (n) => n.textContent), /localhost/);
+    assert.equal(await row.$eval('td:last-child', (n) => n.classList.contains('expiring')), true, 'red under 14 days');
+    assert.equal(await page.isVisible('#certificates-empty'), false);
   });
 });
