@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { makeCertificates } from '../helpers/certs.js';
 import { getFresh } from '../helpers/http.js';
 import { runKeel, startKeel } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
@@ -11,6 +12,7 @@ import { scrape, samplesOf, sumOf } from '../helpers/prom-text.js';
 import { waitFor } from '../helpers/wait.js';
 
 const APP = 'test/fixtures/metrics-app.js';
+const SECRET = 'billing-secret-5d1e9a';
 const REQUESTS = 'keel_http_requests_total';
 
 /** Reads the first `data:` event of /events with a raw HTTP client: the status snapshot. */
@@ -50,7 +52,7 @@ describe('metrics after a known load on two workers', () => {
   let keel;
   const boomIds = [];
   before(async () => {
-    keel = await startKeel(APP, [], { workers: 2 });
+    keel = await startKeel(APP, [], { workers: 2, env: { METRICS_API_TOKEN: SECRET } });
     // 120 GETs: 80 answered 200, 30 answered 404 by the app, 10 failing in the app (500).
     const paths = [...Array(80).fill('/ok'), ...Array(30).fill('/missing'), ...Array.from({ length: 10 }, (_, i) => `/boom?n=${i}`)];
     // Fresh connections, so the primary spreads them over both workers.
@@ -143,6 +145,17 @@ describe('metrics after a known load on two workers', () => {
     assert.equal(other.count, 1);
     assert.deepEqual(other.requestIds, [res.headers['x-request-id']]);
     assert.equal(snap.errors.find((g) => g.title.startsWith('Error: boom')).count, 10);
+  });
+
+  it('redacts secrets from the titles and stacks it shows', async () => {
+    assert.equal((await getFresh(`${keel.url}/secret-boom`)).status, 500);
+    const snap = await waitFor(async () => {
+      const s = await snapshot(keel.adminUrl);
+      return s.errors.length === 3 ? s : null;
+    }, { what: 'a third error group' });
+    const group = snap.errors.find((g) => g.title.includes('billing API'));
+    assert.equal(group.title, 'Error: cannot reach the billing API with [REDACTED]');
+    assert.equal(JSON.stringify(snap).includes(SECRET), false);
   });
 });
 
@@ -275,6 +288,32 @@ describe('upstream, cache and rate-limit metrics when configured', () => {
     for (let i = 0; i < 3; i++) statuses.push((await getFresh(`${keel.url}/limited`)).status);
     assert.deepEqual(statuses, [200, 429, 429]);
     await waitFor(async () => sumOf(await scrape(keel.adminUrl), 'keel_ratelimit_limited_total', { route: 'app' }) === 2, { what: '2 rate-limited requests' });
+  });
+});
+
+describe('certificates in the snapshot', () => {
+  let keel;
+  let pki;
+  const notAfter = new Date(Date.now() + 20 * 86_400_000);
+  before(async () => {
+    pki = makeCertificates();
+    const leaf = pki.leaf('metrics.localhost', { dns: ['metrics.localhost', 'localhost'], ip: ['127.0.0.1'], notAfter });
+    const port = await freePort();
+    keel = await startKeel(APP, ['-b', `https://127.0.0.1:${port}`, '--certfile', leaf.cert, '--keyfile', leaf.key], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    pki?.cleanup();
+  });
+
+  it('lists the names and expiry of the certificate keel presents', async () => {
+    const snap = await snapshot(keel.adminUrl);
+    assert.equal(snap.certificates.length, 1);
+    const [cert] = snap.certificates;
+    assert.deepEqual(cert.names, ['metrics.localhost', 'localhost', '127.0.0.1']);
+    assert.equal(cert.source, 'files');
+    // X.509 times have whole seconds.
+    assert.ok(Math.abs(cert.notAfter - notAfter.getTime()) < 1000, `notAfter ${new Date(cert.notAfter).toISOString()}`);
   });
 });
 
