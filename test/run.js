@@ -20,6 +20,8 @@ const PEERS = {
   'systemd-analyze': 'systemd',
   'systemd-notify': 'systemd',
   nginx: 'nginx',
+  // The status page is tested in a real headless Chromium (driven by playwright-core).
+  chromium: 'chromium',
 };
 
 function onPath(command) {

@@ -1,7 +1,7 @@
 /**
  * The admin listener, in the primary: /healthz (the primary is alive), /readyz (every worker is up
  * and none is draining), /metrics (Prometheus text, all workers aggregated) and the live status
- * page at / with its event stream at /events.
+ * page at / with its script and style sheet and its event stream at /events.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { BindAddress } from '../config/value-types.js';
@@ -35,6 +35,9 @@ export function startAdminServer(bind: BindAddress, state: AdminState): Promise<
       const ready = state.ready();
       return sendJson(req, res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', ...state.describe() });
     }
+    // The page's script and style sheet hold no data, and a <script src> cannot carry the token.
+    if (path === '/status.js') return statusPage.script(req, res);
+    if (path === '/status.css') return statusPage.styles(req, res);
     if (path !== '/metrics' && path !== '/' && path !== '/events') return sendJson(req, res, 404, { error: 'Not Found' });
     if (!allowed(req, res)) return;
     if (path === '/metrics') {
@@ -51,7 +54,13 @@ export function startAdminServer(bind: BindAddress, state: AdminState): Promise<
     return statusPage.events(req, res);
   });
   server.keepAliveTimeout = 5000;
-  server.on('close', () => statusPage.close());
+  // close() waits for every open connection, and an event stream never ends by itself: end the
+  // streams first, or the admin listener would never finish closing.
+  const closeServer = server.close.bind(server);
+  server.close = (callback?: (err?: Error) => void) => {
+    statusPage.close();
+    return closeServer(callback);
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const done = (): void => {
