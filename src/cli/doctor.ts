@@ -6,6 +6,7 @@ import { resolveConfig } from '../config/resolve.js';
 import { auditConfig } from '../doctor/audit.js';
 import type { Finding } from '../doctor/finding.js';
 import { probeUrl } from '../doctor/probe.js';
+import { KEEL_VERSION } from './version.js';
 import { exitStatusFor, renderJson, renderText, useColour } from '../doctor/report.js';
 
 export interface DoctorInput {
@@ -18,7 +19,7 @@ export interface DoctorInput {
 export async function doctor(input: DoctorInput): Promise<number> {
   let findings: Finding[];
   if (input.url) {
-    findings = await probeUrl(input.url, { timeoutMs: 5000 });
+    findings = await probeUrl(input.url, { timeoutMs: 5000, userAgent: `keel-doctor/${KEEL_VERSION}` });
   } else {
     const config = await resolveConfig({ cli: input.cli, appArg: input.appArg, env: process.env, cwd: process.cwd() });
     findings = await auditConfig(config);

@@ -23,6 +23,14 @@ const SINGLE_PROCESS = 'It is built for one developer: one process, no timeouts 
 
 const SIGNATURES: readonly Signature[] = [
   {
+    id: 'dev-server-keel-dev',
+    title: "keel's development mode (keel dev) is answering",
+    why: `${SINGLE_PROCESS} keel dev listens on loopback only, so something forwards it (a tunnel or a proxy), and its error page shows source lines and request details.`,
+    fix: 'Serve the app with keel serve APP (the generic error page, several workers, timeouts).',
+    // The footer keel dev's error page carries (src/front/dev-error-page.ts).
+    matches: (r) => isHtml(r) && /This page is shown by <code>keel dev<\/code> only/.test(r.body),
+  },
+  {
     id: 'dev-server-werkzeug',
     title: "Werkzeug's development server (flask run / app.run) is answering",
     why: `${SINGLE_PROCESS} Werkzeug says itself it is not for production.`,

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { keelError } from '../errors.js';
-import { KEEL_VERSION } from '../cli/version.js';
 import type { Finding } from './finding.js';
 import type { Evidence, ProbeFamily, ProbePath, ProbeResponse } from './probe-evidence.js';
 import { headerOf } from './probe-evidence.js';
@@ -21,6 +20,8 @@ import { transportProbes } from './probe-transport.js';
 export interface ProbeOptions {
   /** Per-request timeout in ms. */
   readonly timeoutMs: number;
+  /** Sent with every request, so the server's operators can tell the probe from an attack: `keel-doctor/0.1.0`. */
+  readonly userAgent: string;
 }
 
 /** Every family, in the order their findings are reported: worst kinds of leak first. */
@@ -48,7 +49,7 @@ const CONCURRENCY = 4;
  */
 export async function probeUrl(url: string, options: ProbeOptions): Promise<Finding[]> {
   const given = parseTarget(url);
-  const requestOptions = { timeoutMs: options.timeoutMs, userAgent: `keel-doctor/${KEEL_VERSION}` };
+  const requestOptions = { timeoutMs: options.timeoutMs, userAgent: options.userAgent };
 
   const chain = await followOnSameHost(given, requestOptions);
   const landing = chain[chain.length - 1];

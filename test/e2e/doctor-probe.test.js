@@ -8,12 +8,13 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createConnection, createServer as createNetServer } from 'node:net';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { ROOT, killTree, runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
+import { startDev } from '../helpers/dev.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeCertificates } from '../helpers/certs.js';
 
@@ -168,7 +169,7 @@ describe("Flask's development server with debug on", () => {
     assert.match(assertHas(report, 'version-header', 'warning').title, /Werkzeug\/\d/);
     assertHas(report, 'plain-http', 'warning');
     assert.equal(report.code, 1, 'a severe finding exits 1');
-    assert.equal(report.parsed.severe, report.findings.filter((f) => f.severity === 'severe').length);
+    assert.equal(report.parsed.summary.severe, report.findings.filter((f) => f.severity === 'severe').length);
   });
 });
 
@@ -376,6 +377,31 @@ describe('keel itself', () => {
   });
 });
 
+describe('keel dev reached through a forward, against keel serve', () => {
+  let dir;
+  let dev;
+  let served;
+  before(async () => {
+    dir = tempDir('keel-doctor-dev-');
+    copyFileSync(join(ROOT, 'test', 'fixtures', 'dev-app.js'), join(dir, 'app.js'));
+    [dev, served] = await Promise.all([startDev(dir, 'app.js'), startKeel(join(dir, 'app.js'), [], { workers: 1 })]);
+  });
+  after(async () => {
+    await Promise.all([dev?.stop(), served?.stop()]);
+  });
+
+  test("keel dev's rich error page is recognised: severe, exit 1", async () => {
+    const report = await doctor(`${dev.url}/boom`);
+    assert.match(assertHas(report, 'dev-server-keel-dev', 'severe').fix, /keel serve/);
+    assert.equal(report.code, 1);
+  });
+
+  test('keel serve with the same app: the generic page, no dev-server finding', async () => {
+    const report = await doctor(`${served.url}/boom`);
+    assertLacks(report, 'dev-server-keel-dev', 'stack-trace');
+  });
+});
+
 describe('--json and exit statuses', () => {
   let server;
   let port;
@@ -389,9 +415,10 @@ describe('--json and exit statuses', () => {
   });
   after(() => server.close());
 
-  test('--json: { findings: [{ id, severity, title, why, fix, where }], severe }', async () => {
+  test('--json: { findings: [{ id, severity, title, why, fix, where }], summary: { severe, warning, info } }', async () => {
     const report = await doctor(`http://127.0.0.1:${port}/`);
-    assert.deepEqual(Object.keys(report.parsed).sort(), ['findings', 'severe']);
+    assert.deepEqual(Object.keys(report.parsed).sort(), ['findings', 'summary']);
+    assert.deepEqual(Object.keys(report.parsed.summary).sort(), ['info', 'severe', 'warning']);
     assert.ok(report.findings.length >= 2, show(report));
     for (const f of report.findings) {
       assert.deepEqual(Object.keys(f).sort(), ['fix', 'id', 'severity', 'title', 'where', 'why']);
@@ -400,7 +427,7 @@ describe('--json and exit statuses', () => {
       for (const key of ['title', 'why', 'fix', 'where']) assert.ok(typeof f[key] === 'string' && f[key].length > 0, key);
     }
     assert.match(assertHas(report, 'version-header', 'warning').fix, /ServerTokens Prod/);
-    assert.equal(report.parsed.severe, 0);
+    assert.equal(report.parsed.summary.severe, 0);
     assert.equal(report.code, 0, 'warnings alone exit 0');
   });
 
