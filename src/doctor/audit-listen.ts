@@ -56,12 +56,18 @@ export function auditListen(config: ResolvedConfig): Finding[] {
   }
 
   if (config.admin && config.admin.kind === 'tcp' && bindScope(config.admin) === 'public') {
+    const guarded = config.adminToken !== null;
     findings.push({
       id: 'admin-public',
-      severity: 'warning',
-      title: `The admin listener is on ${config.admin.text}, reachable from the network`,
-      why: 'It tells strangers whether keel is ready and draining, and serves metrics and the status page: worker pids, upstreams, errors.',
-      fix: '--admin 127.0.0.1:9000 (scrape it through the host or a sidecar), or --admin off',
+      // Without a token keel serve refuses to start on this address; with one, /healthz and /readyz stay open.
+      severity: guarded ? 'info' : 'severe',
+      title: guarded
+        ? `The admin listener is on ${config.admin.text}, reachable from the network (metrics and the status page need --admin-token)`
+        : `The admin listener is on ${config.admin.text}, reachable from the network, with no --admin-token`,
+      why: guarded
+        ? '/healthz and /readyz answer anyone, telling strangers whether keel is ready or draining; the token guards the rest.'
+        : 'It would serve metrics and the status page (worker pids, upstreams, the app\'s errors) to anyone, so keel serve refuses to start this way.',
+      fix: guarded ? '--admin 127.0.0.1:9000 unless probes come from the network (Kubernetes kubelet)' : '--admin 127.0.0.1:9000, or keep the address and set KEEL_ADMIN_TOKEN (16+ characters) in the environment',
       where: '--admin',
     });
   }

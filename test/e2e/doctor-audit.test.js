@@ -104,8 +104,11 @@ describe('listening', () => {
     const loopback = await doctor(['--forwarded-allow-ips', '*']);
     assert.equal(loopback.json.findings.find((f) => f.id === 'forwarded-trust-all').severity, 'warning');
   });
-  test('admin-public', async () => {
-    await flawAndFix('admin-public', doctor(['--admin', '0.0.0.0:9000']), doctor(['--admin', '127.0.0.1:9000']));
+  test('admin-public: severe without --admin-token (keel serve would refuse), info with one', async () => {
+    const { finding } = await flawAndFix('admin-public', doctor(['--admin', '0.0.0.0:9000']), doctor(['--admin', '127.0.0.1:9000']));
+    assert.equal(finding.severity, 'severe');
+    const guarded = await doctor(['--admin', '0.0.0.0:9000'], { env: { KEEL_ADMIN_TOKEN: 'a-long-enough-admin-token' } });
+    assert.equal(guarded.json.findings.find((f) => f.id === 'admin-public')?.severity, 'info', JSON.stringify(guarded.ids));
   });
   test('keep-alive-shorter-than-lb', async () => {
     const { finding } = await flawAndFix('keep-alive-shorter-than-lb', doctor(['--keep-alive', '30']), doctor(['--keep-alive', '75']));
