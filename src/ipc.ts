@@ -3,6 +3,7 @@
  */
 import type { ResolvedConfig } from './config/resolve.js';
 import type { TlsMaterial } from './tls/material.js';
+import type { ErrorGroup } from './observe/status-snapshot.js';
 
 export const MSG = {
   /**
@@ -117,18 +118,8 @@ export interface HeartbeatMessage {
   readonly requests: number;
   readonly rss: number;
 }
-/** One group of app errors a worker saw since its last report, by stack signature. */
-export interface AppErrorReport {
-  readonly signature: string;
-  readonly title: string;
-  /** Redacted. */
-  readonly stack: string;
-  readonly count: number;
-  readonly firstSeen: number;
-  readonly lastSeen: number;
-  /** Newest last, at most 20. */
-  readonly requestIds: readonly string[];
-}
+/** One group of app errors a worker saw since its last report, by stack signature: the inbox's own shape. */
+export type AppErrorReport = ErrorGroup;
 /** One upstream as this worker sees it. */
 export interface UpstreamHealthReport {
   readonly route: string;
