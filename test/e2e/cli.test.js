@@ -3,26 +3,15 @@
 // warning) and the start-up banner.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client, request } from 'undici';
 import { ROOT, runKeel, startKeel, tempDir } from '../helpers/keel.js';
-import { freePort } from '../helpers/ports.js';
+import { connectable, freePort } from '../helpers/ports.js';
 
 const HELLO = 'examples/hello/app.ts';
 const MARKER_APP = 'test/fixtures/spec-marker.mjs';
-
-function connectable(port, host = '127.0.0.1') {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 /**
  * Runs `keel serve` expecting a usage failure: exit 2, one `keel: ...` line on stderr, nothing on

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { createConnection, createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { ROOT, killTree, runKeel, startKeel, tempDir } from '../helpers/keel.js';
-import { freePort } from '../helpers/ports.js';
+import { connectable, freePort } from '../helpers/ports.js';
 import { startDev } from '../helpers/dev.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeCertificates } from '../helpers/certs.js';
@@ -50,18 +50,6 @@ function assertLacks(report, ...ids) {
   for (const id of ids) assert.ok(!report.ids.has(id), `did not expect ${id} in ${show(report)}`);
 }
 
-/** Resolves once something accepts TCP connections on 127.0.0.1:port. */
-function listening(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Starts a peer server and waits until it listens on port; kill it with stopPeer(). */
 async function startPeer(command, args, port, { cwd = ROOT, env = {} } = {}) {
   const child = spawn(command, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -71,7 +59,7 @@ async function startPeer(command, args, port, { cwd = ROOT, env = {} } = {}) {
   let exited = false;
   child.on('exit', () => (exited = true));
   try {
-    await waitFor(async () => exited || (await listening(port)), { timeout: 20_000, what: `${command} to listen on ${port}` });
+    await waitFor(async () => exited || (await connectable(port)), { timeout: 20_000, what: `${command} to listen on ${port}` });
   } catch (err) {
     killTree(child.pid);
     throw err;
@@ -145,7 +133,7 @@ async function startNginx(pki, { flawed, days }) {
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, nginxConfig({ dir, root, plainPort, tlsPort, cert, key, flawed }));
   const child = await startPeer('nginx', ['-p', dir, '-e', join(dir, 'error.log'), '-c', conf, '-g', `daemon off; pid ${join(dir, 'nginx.pid')};`], tlsPort);
-  await waitFor(() => listening(plainPort), { timeout: 10_000, what: 'nginx plain port' });
+  await waitFor(() => connectable(plainPort), { timeout: 10_000, what: 'nginx plain port' });
   return { child, plainPort, tlsPort };
 }
 

@@ -8,13 +8,12 @@ import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, renameSync, writeFileSync } from 'node:fs';
 import { get as httpsGet, Agent as HttpsAgent } from 'node:https';
 import { connect as h2connect, constants as h2constants } from 'node:http2';
-import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { makeCertificates, normalSerial } from '../helpers/certs.js';
 import { runKeel, startKeel, tempDir } from '../helpers/keel.js';
-import { freePort } from '../helpers/ports.js';
+import { connectable, freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 const UUIDISH = /^[A-Za-z0-9._-]{8,}$/;
@@ -184,17 +183,6 @@ function h2session(origin) {
       session.close();
     },
   };
-}
-
-function connectable(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Starts keel on fresh ports: binds is a list of 'http' | 'https' | 'bare' (one port each); returns { keel, ports }. */
