@@ -20,6 +20,8 @@ const PEERS = {
   'systemd-analyze': 'systemd',
   'systemd-notify': 'systemd',
   nginx: 'nginx',
+  // doctor --url is tested against Django's runserver with DEBUG on (Debian's python3 and Django).
+  'django-admin': 'python3-django',
   // The status page is tested in a real headless Chromium (driven by playwright-core).
   chromium: 'chromium',
 };

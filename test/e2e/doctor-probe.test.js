@@ -186,6 +186,47 @@ describe('Gunicorn with Flask', () => {
   });
 });
 
+describe("Django: runserver with DEBUG = True, and the same app under Gunicorn with DEBUG off", () => {
+  // One file, settings in it: the smallest real Django site (Debian's python3-django).
+  const SITE = `import os, sys
+from django.conf import settings
+settings.configure(DEBUG=os.environ.get('APP_DEBUG') == '1', ROOT_URLCONF=__name__, SECRET_KEY='test-only-key', ALLOWED_HOSTS=['127.0.0.1', 'localhost'], MIDDLEWARE=[])
+from django.http import HttpResponse
+from django.urls import path
+def index(request):
+    return HttpResponse('hello\\n')
+def boom(request):
+    raise RuntimeError('boom')
+urlpatterns = [path('', index), path('boom', boom)]
+from django.core.wsgi import get_wsgi_application
+application = get_wsgi_application()
+if __name__ == '__main__':
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)
+`;
+  const servers = {};
+  before(async () => {
+    const dir = tempDir('keel-doctor-django-');
+    writeFileSync(join(dir, 'site_app.py'), SITE);
+    const [devPort, prodPort] = [await freePort(), await freePort()];
+    servers.dev = { port: devPort, child: await startPeer('/usr/bin/python3', ['site_app.py', 'runserver', `127.0.0.1:${devPort}`, '--noreload'], devPort, { cwd: dir, env: { APP_DEBUG: '1' } }) };
+    servers.prod = { port: prodPort, child: await startPeer('gunicorn', ['-b', `127.0.0.1:${prodPort}`, '--chdir', dir, 'site_app:application'], prodPort, { cwd: dir }) };
+  });
+  after(() => Object.values(servers).forEach((s) => stopPeer(s.child)));
+
+  test('runserver with DEBUG on: the dev server and its traceback are found; exit 1', async () => {
+    const report = await doctor(`http://127.0.0.1:${servers.dev.port}/boom`);
+    assertHas(report, 'dev-server-django', 'severe');
+    assertHas(report, 'stack-trace', 'severe');
+    assert.equal(report.code, 1);
+  });
+
+  test('Gunicorn with DEBUG off: no dev-server finding, no stack', async () => {
+    const report = await doctor(`http://127.0.0.1:${servers.prod.port}/boom`);
+    assertLacks(report, 'dev-server-django', 'stack-trace');
+  });
+});
+
 describe('Express run bare with node: development vs production', () => {
   let dir;
   const servers = {};
