@@ -78,7 +78,7 @@ function checkAdminExposure(config: ResolvedConfig): void {
 /** Checks that need more than one setting, or more than the value itself (also run by keel init). */
 export function checkServeConfig(config: ResolvedConfig): void {
   if (!config.app && config.routeTable.length === 0) {
-    throw keelError('KEEL_ERR_USAGE', { text: 'APP: missing; usage: keel serve path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel serve --help)' });
+    throw keelError('KEEL_ERR_USAGE', { text: `APP: missing; usage: keel ${config.mode} path/to/app.ts[:export] [options], or routes only with --static, --proxy or --run (see keel ${config.mode} --help)` });
   }
   checkRoutes(config);
   checkLimitRules(config);
