@@ -111,7 +111,7 @@ export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitRead
       if (handle.exit) throw new Error(`keel exited (${JSON.stringify(handle.exit)}) before it was ready\nstderr:\n${handle.stderr}`);
       // /readyz can answer before the child's stderr has reached this process; the banner is written
       // once the first workers are ready, after every start-up notice, so tests can read those.
-      await waitFor(() => handle.stderr.includes(' · production mode · '), { timeout: 5000, what: "keel's banner on stderr" });
+      await waitFor(() => handle.stderr.includes(' · production mode · '), { timeout: 15_000, what: "keel's banner on stderr" });
     },
     /** PIDs of every process below this keel: workers, managed upstreams and what those started. */
     descendantPids() {
