@@ -65,7 +65,19 @@ export function runKeel(args, { env = {}, cwd = ROOT, timeout = 20_000 } = {}) {
  * Starts `keel serve APP ...args` on a free port with a free admin port and waits until /readyz
  * answers 200 (or keel exits). Returns a handle; call handle.stop() in cleanup (t.after).
  */
-export async function startKeel(app, args = [], { env = {}, cwd = ROOT, waitReady = true, workers = 2, readyTimeout = 20_000 } = {}) {
+export async function startKeel(app, args = [], options = {}) {
+  // A port freePort() returned can be taken by a test running in parallel before keel binds it:
+  // keel then exits 2 "already in use", and fresh ports are tried, at most three times in all.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKeelOnce(app, args, options);
+    } catch (err) {
+      if (attempt >= 3 || !/already in use/.test(String(err?.message))) throw err;
+    }
+  }
+}
+
+async function startKeelOnce(app, args, { env = {}, cwd = ROOT, waitReady = true, workers = 2, readyTimeout = 20_000 } = {}) {
   const port = await freePort();
   const adminPort = await freePort();
   const hasBind = args.some((a) => a === '-b' || a === '--bind' || a.startsWith('--bind='));
