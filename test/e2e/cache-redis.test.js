@@ -59,6 +59,8 @@ describe('response cache in Redis, shared by two keel processes', () => {
     const path = '/shared?cc=max-age%3D60&etag=s1';
     const miss = await via(a, path);
     assert.equal(miss.headers['x-cache'], 'MISS');
+    // The store into Redis completes after A's answer: wait for it with only-if-cached (never calls the app).
+    await waitFor(async () => (await via(b, path, { headers: { 'cache-control': 'only-if-cached' } })).status !== 504, { timeout: 5000, interval: 20, what: 'the entry in Redis' });
     const hit = await via(b, path);
     assert.equal(hit.headers['x-cache'], 'HIT');
     assert.equal(hit.text, miss.text);
