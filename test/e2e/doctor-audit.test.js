@@ -2,12 +2,12 @@
 // (flags, env, files, a lowered open-file limit, a cgroup, a small filesystem) that has the flaw and
 // absent from one that does not; JSON and human output; exit statuses 0, 1 and 2.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { makeCertificates } from '../helpers/certs.js';
-import { KEEL, tempDir } from '../helpers/keel.js';
+import { KEEL, runCommand, tempDir } from '../helpers/keel.js';
 
 const isRoot = process.getuid?.() === 0;
 const pki = makeCertificates();
@@ -30,32 +30,19 @@ function baseEnv(extra) {
  * { code, stdout, stderr, ids, json }. `user: false` leaves out the --user nobody every run gets;
  * `argv` runs that command instead, as it is.
  */
-function doctor(args, { env = {}, cwd = tempDir('keel-doctor-'), prefix = [], json = true, user = true, timeout = 30_000, argv = null } = {}) {
+async function doctor(args, { env = {}, cwd = tempDir('keel-doctor-'), prefix = [], json = true, user = true, timeout = 30_000, argv = null } = {}) {
   const full = [KEEL, 'doctor', '--workers', '2', ...(user ? ['--user', 'nobody'] : []), ...args, ...(json ? ['--json'] : [])];
   const [command, ...rest] = argv ?? [...prefix, process.execPath, ...full];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, rest, { cwd, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`keel doctor ${args.join(' ')} did not exit within ${timeout} ms\n${stderr}`));
-    }, timeout);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      let parsed = null;
-      if (json && code !== 2) {
-        try {
-          parsed = JSON.parse(stdout);
-        } catch {
-          return reject(new Error(`doctor printed no JSON (exit ${code}):\n${stdout}\n${stderr}`));
-        }
-      }
-      resolve({ code, stdout, stderr, json: parsed, ids: parsed ? parsed.findings.map((f) => f.id) : [] });
-    });
-  });
+  const { code, stdout, stderr } = await runCommand(command, rest, { cwd, env: baseEnv(env), timeout });
+  let parsed = null;
+  if (json && code !== 2) {
+    try {
+      parsed = JSON.parse(stdout);
+    } catch {
+      throw new Error(`doctor printed no JSON (exit ${code}):\n${stdout}\n${stderr}`);
+    }
+  }
+  return { code, stdout, stderr, json: parsed, ids: parsed ? parsed.findings.map((f) => f.id) : [] };
 }
 
 /** Asserts that `id` is among the findings of the flawed run and not among the clean run's. */

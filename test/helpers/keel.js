@@ -42,23 +42,31 @@ function cleanupAll() {
 }
 process.on('exit', cleanupAll);
 
-/** Runs keel to completion (for commands that exit by themselves): { code, signal, stdout, stderr }. */
-export function runKeel(args, { env = {}, cwd = ROOT, timeout = 20_000 } = {}) {
+/**
+ * Runs a command to completion within `timeout` ms (SIGKILLed and rejected past it):
+ * { code, signal, stdout, stderr }. `env` replaces the environment whole.
+ */
+export function runCommand(command, args, { env = process.env, cwd = ROOT, timeout = 20_000 } = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [KEEL, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`keel ${args.join(' ')} did not exit within ${timeout} ms\nstderr: ${stderr}`));
+      reject(new Error(`${command} ${args.join(' ')} did not exit within ${timeout} ms\nstderr: ${stderr}`));
     }, timeout);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** Runs keel to completion (for commands that exit by themselves): { code, signal, stdout, stderr }. */
+export function runKeel(args, { env = {}, cwd = ROOT, timeout = 20_000 } = {}) {
+  return runCommand(process.execPath, [KEEL, ...args], { env: { ...process.env, ...env }, cwd, timeout });
 }
 
 /**
