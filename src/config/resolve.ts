@@ -118,12 +118,6 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** `secrets` plus `extra` when set, longest first as the redactor wants. */
-function withSecret(secrets: string[], extra: string | null): string[] {
-  if (extra === null || secrets.includes(extra)) return secrets;
-  return [...secrets, extra].sort((a, b) => b.length - a.length);
-}
-
 export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig> {
   const { cli, cwd } = input;
   const configPath = findConfigFile(typeof cli.config === 'string' ? cli.config : null, cwd);
@@ -172,7 +166,8 @@ export async function resolveConfig(input: ResolveInput): Promise<ResolvedConfig
     configFile: configPath,
     env,
     // The admin token may come from a flag, not only from a secret-named variable: it is never logged either way.
-    secrets: withSecret(secretValues(env), settled.adminToken),
+    // The redactor orders what it matches itself (longest first).
+    secrets: settled.adminToken === null ? secretValues(env) : [...new Set([...secretValues(env), settled.adminToken])],
     sources: sources as Record<SettingKey, Source>,
   });
 }

@@ -11,7 +11,7 @@ import { isAbsolute, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { createRedactor, type Redactor } from '../observe/redact.js';
-import { neutralizeResponse, wantsJson } from './error-page.js';
+import { escapeHtml, neutralizeResponse, wantsJson } from './error-page.js';
 import type { SendFailure } from './error-page.js';
 
 /** Lines shown above and below the line of each app frame. */
@@ -38,10 +38,6 @@ interface Frame {
   readonly line: number;
   readonly column: number;
   readonly kind: FrameKind;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 function toPath(location: string): string {

@@ -216,18 +216,16 @@ export class Arbiter {
       else if (record.retireReason !== null) this.drain(record, record.retireReason);
     }
     if (this.phase === 'reloading') {
-      this.phase = 'running';
+      this.setPhase('running');
       this.previous = null;
-      this.options.onPhase?.('running');
       this.log.info({ generation: this.generation, workers: this.target }, 'reload complete: new workers serving, old ones draining');
       // Under keel dev a worker whose app did not load serves its error page when nothing better is there.
       const loadError = current.find((w) => w.loadError !== null)?.loadError;
       this.settleReload(loadError ? { status: 'failed', error: loadError } : { status: 'reloaded' });
     }
     if (this.phase === 'starting') {
-      this.phase = 'running';
+      this.setPhase('running');
       this.everReady = true;
-      this.options.onPhase?.('running');
       this.options.onFirstReady(current);
     }
   }
@@ -524,8 +522,7 @@ export class Arbiter {
     this.config = this.previous!.config;
     this.target = this.previous!.target;
     this.previous = null;
-    this.phase = 'running';
-    this.options.onPhase?.('running');
+    this.setPhase('running');
     this.wake();
   }
 
@@ -547,8 +544,7 @@ export class Arbiter {
     this.config = next;
     this.target = next.workers;
     this.generation += 1;
-    this.phase = 'reloading';
-    this.options.onPhase?.('reloading');
+    this.setPhase('reloading');
     this.log.info({ generation: this.generation, workers: this.target }, 'reloading: starting new workers');
     this.wake();
   }
@@ -565,8 +561,7 @@ export class Arbiter {
 
   private stopGracefully(why: string): void {
     if (this.phase === 'stopping') return;
-    this.phase = 'stopping';
-    this.options.onPhase?.('stopping');
+    this.setPhase('stopping');
     this.dropSpare();
     const delay = this.config.shutdownDelay * 1000;
     this.log.info({ why, shutdownDelay: this.config.shutdownDelay, gracefulTimeout: this.config.gracefulTimeout }, 'shutting down gracefully');
@@ -577,8 +572,7 @@ export class Arbiter {
   }
 
   private stopNow(why: string): void {
-    this.phase = 'stopping';
-    this.options.onPhase?.('stopping');
+    this.setPhase('stopping');
     this.dropSpare();
     this.log.warn({ why }, 'stopping now');
     if (this.workers.size === 0) return this.finish(EXIT.ok, null);
@@ -589,9 +583,15 @@ export class Arbiter {
     }, 1000).unref();
   }
 
+  /** Every phase change goes through here, so systemd (onPhase) hears of each one. */
+  private setPhase(phase: Phase): void {
+    this.phase = phase;
+    this.options.onPhase?.(phase);
+  }
+
   /** Stops everything because keel cannot go on: the first generation failed, or workers crash-loop. */
   private fail(code: number, message: string): void {
-    this.phase = 'stopping';
+    this.setPhase('stopping');
     for (const record of this.workers.values()) this.kill(record, 'SIGKILL', 'keel is stopping');
     this.finish(code, message);
   }

@@ -32,6 +32,8 @@ export interface FileWatcherOptions {
  */
 export class FileWatcher {
   private readonly watchers = new Map<string, FSWatcher>();
+  /** The inode each watched directory had when its watch began: a directory deleted and made again is a new one. */
+  private readonly inodes = new Map<string, number>();
   private changed = new Set<string>();
   private firstEventAt = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -64,6 +66,8 @@ export class FileWatcher {
     if (this.closed || this.watchers.has(dir)) return;
     let w: FSWatcher;
     try {
+      this.inodes.set(dir, (await stat(dir)).ino);
+      if (this.closed || this.watchers.has(dir)) return;
       w = watch(dir, { persistent: true }, (_event, name) => this.onEvent(dir, name === null ? null : String(name)));
     } catch (err) {
       // A directory removed between listing and watching, or one we may not read: nothing to watch.
@@ -81,12 +85,22 @@ export class FileWatcher {
     await Promise.all(entries.filter((e) => e.isDirectory() && !isIgnoredName(e.name)).map((e) => this.addTree(join(dir, e.name))));
   }
 
-  private async addIfDirectory(path: string): Promise<void> {
+  /**
+   * After an event for `path` in a watched directory: a directory that appeared is watched, one
+   * that went away is dropped, and one deleted and made again (git checkout, rm -rf and mkdir) is
+   * watched afresh. Linux reports neither of the last two on the directory's own watch.
+   */
+  private async refresh(path: string): Promise<void> {
+    let inode: number | null = null;
     try {
-      if ((await stat(path)).isDirectory()) await this.addTree(path);
+      const info = await stat(path);
+      if (info.isDirectory()) inode = info.ino;
     } catch {
-      // gone again, or not ours to read
+      // gone, or not ours to read
     }
+    const known = this.inodes.get(path);
+    if (known !== undefined && known !== inode) this.forget(path);
+    if (inode !== null && !this.watchers.has(path)) await this.addTree(path);
   }
 
   private forget(dir: string): void {
@@ -94,6 +108,7 @@ export class FileWatcher {
       if (path === dir || path.startsWith(`${dir}/`)) {
         w.close();
         this.watchers.delete(path);
+        this.inodes.delete(path);
       }
     }
   }
@@ -104,8 +119,7 @@ export class FileWatcher {
     const path = name === null ? dir : join(dir, name);
     if (this.changed.size === 0) this.firstEventAt = performance.now();
     this.changed.add(relative(this.root, path) || '.');
-    // A new directory (or one renamed into place) is watched too; one that went away is dropped.
-    if (name !== null && !this.watchers.has(path)) void this.addIfDirectory(path);
+    if (name !== null) void this.refresh(path);
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => this.flush(), this.options.debounceMs);
   }

@@ -1,7 +1,7 @@
 // keel dev's file watcher: a change in the app's tree is one batch after a quiet moment; changes
 // under node_modules, .git, dist or in dotfiles never are; directories made later are watched too.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { FileWatcher, isIgnoredName } from '../../dist/supervisor/file-watcher.js';
@@ -35,6 +35,9 @@ describe('FileWatcher', () => {
     writeFileSync(join(root, 'src', 'a.js'), 'two');
     await waitFor(() => batches.length > 0, { what: 'a batch' });
     assert.deepEqual(batches.shift(), ['src/a.js']);
+    // Once: no second batch follows after several quiet periods.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(batches, []);
   });
 
   test('watches a directory created after it started', async () => {
@@ -44,5 +47,15 @@ describe('FileWatcher', () => {
     await waitFor(() => watcher.size === 3, { what: 'the new folder to be watched' });
     writeFileSync(join(root, 'src', 'later', 'b.js'), 'b');
     await waitFor(() => batches.some((b) => b.includes('src/later/b.js')), { what: 'the change in the new folder' });
+  });
+
+  test('a directory deleted and made again is watched again', async () => {
+    rmSync(join(root, 'src', 'later'), { recursive: true });
+    await waitFor(() => watcher.size === 2, { what: 'the deleted folder to be dropped' });
+    mkdirSync(join(root, 'src', 'later'));
+    await waitFor(() => watcher.size === 3, { what: 'the new folder of the same name to be watched' });
+    batches.length = 0;
+    writeFileSync(join(root, 'src', 'later', 'c.js'), 'c');
+    await waitFor(() => batches.some((b) => b.includes('src/later/c.js')), { what: 'the change in the re-made folder' });
   });
 });
