@@ -4,7 +4,6 @@
  */
 import { statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { duplicatePrefix } from '../config/route-table.js';
-import { isLoopbackHost } from '../supervisor/admin-auth.js';
 import type { Server } from 'node:http';
 import { renderConfig } from '../config/print-config.js';
 import { type Mode, type ResolvedConfig, resolveConfig } from '../config/resolve.js';
@@ -15,7 +14,7 @@ import { startAdminServer } from '../supervisor/admin-server.js';
 import { Arbiter } from '../supervisor/arbiter.js';
 import type { WorkerRecord } from '../supervisor/worker-record.js';
 import { renderBanner } from '../supervisor/banner.js';
-import { checkBindable } from '../supervisor/bind-check.js';
+import { checkBindable, isLoopback } from '../supervisor/bind-check.js';
 import { resolvePrivileges } from '../supervisor/privileges.js';
 import { createServiceNotifier } from '../supervisor/service-notify.js';
 import { TlsSource } from '../tls/tls-source.js';
@@ -69,7 +68,7 @@ function checkRoutes(config: ResolvedConfig): void {
 /** The status page and /metrics show request IDs, error stacks and upstream addresses: off loopback they need a token. */
 function checkAdminExposure(config: ResolvedConfig): void {
   const admin = config.admin;
-  if (!admin || admin.kind !== 'tcp' || config.adminToken !== null || isLoopbackHost(admin.host)) return;
+  if (!admin || config.adminToken !== null || isLoopback(admin)) return;
   throw keelError('KEEL_ERR_USAGE', {
     text: `--admin ${admin.text} is not loopback: set --admin-token (or KEEL_ADMIN_TOKEN) so /metrics and the status page need it, or bind it to 127.0.0.1`,
   });

@@ -4,22 +4,11 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { subjectAltNames } from '../tls/certificate-files.js';
 import type { CertificateBundle, TlsMaterial } from '../tls/material.js';
 import type { CertificateRow } from './status-snapshot.js';
 
 const parsed = new WeakMap<CertificateBundle, CertificateRow | null>();
-
-/** `DNS:a.example, IP Address:127.0.0.1` → ['a.example', '127.0.0.1']. */
-export function subjectAltNames(san: string | undefined): string[] {
-  if (!san) return [];
-  const names: string[] = [];
-  for (const part of san.split(', ')) {
-    const colon = part.indexOf(':');
-    const kind = part.slice(0, colon);
-    if (kind === 'DNS' || kind === 'IP Address') names.push(part.slice(colon + 1));
-  }
-  return names;
-}
 
 /** Where the default certificate came from; certificates chosen by SNI (--cert) are always files. */
 function defaultSource(config: Pick<ResolvedConfig, 'https'>): string {

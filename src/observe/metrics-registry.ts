@@ -4,7 +4,7 @@
  * primary itself. Workers never call prom-client: they count in typed arrays and report deltas.
  */
 import { type Metric, Registry, collectDefaultMetrics } from 'prom-client';
-import { DURATION_BOUNDS_MS, METRIC, RESTART_REASONS } from './metric-names.js';
+import { CACHE_RESULTS, DURATION_BOUNDS_MS, METRIC, RESTART_REASONS } from './metric-names.js';
 import type { Telemetry } from './telemetry.js';
 
 interface Sample {
@@ -68,7 +68,7 @@ export function createMetricsRegistry(telemetry: Telemetry): Registry {
       telemetry.upstreams().map((u) => ({ labels: { route: u.route, upstream: u.url }, value: u.healthy ? 1 : 0 })),
     ),
     view(METRIC.cacheRequests, 'Requests the response cache looked up, by result: hit, miss, stale.', 'counter', () =>
-      telemetry.cacheEnabled ? (['hit', 'miss', 'stale'] as const).map((result) => ({ labels: { result }, value: telemetry.cache[result] })) : [],
+      telemetry.cacheEnabled ? CACHE_RESULTS.map((result) => ({ labels: { result }, value: telemetry.cache[result] })) : [],
     ),
     view(METRIC.rateLimited, 'Requests refused by a rate or connection limit (429), by route.', 'counter', () =>
       [...telemetry.limited].map(([route, value]) => ({ labels: { route }, value })),

@@ -6,12 +6,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-/** 127.0.0.0/8, ::1 and localhost: an admin listener there is reachable from this machine only. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.startsWith('[') ? host.slice(1, -1) : host;
-  return bare === 'localhost' || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare) || /^::ffff:127\.\d+\.\d+\.\d+$/i.test(bare);
-}
-
 /** Hashing first makes both sides the same length, so the comparison leaks neither content nor length. */
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();

@@ -42,7 +42,8 @@ export async function checkBindable(bind: BindAddress, setting: string): Promise
   throw keelError('KEEL_ERR_BIND_FAILED', { setting, address: bind.text, reason });
 }
 
+/** unix sockets, 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
 export function isLoopback(bind: BindAddress): boolean {
   if (bind.kind === 'unix') return true;
-  return bind.host === 'localhost' || bind.host === '::1' || /^127\./.test(bind.host) || bind.host === '::ffff:127.0.0.1';
+  return bind.host === 'localhost' || bind.host === '::1' || /^(?:::ffff:)?127\./i.test(bind.host);
 }

@@ -116,7 +116,7 @@ function canonicalName(name: string): string {
  * DNS and IP names from Node's `subjectAltName` string (`DNS:a.example, IP Address:127.0.0.1`).
  * Node JSON-quotes any value containing a comma or quote, so a sticky scan over `type:value` entries is exact.
  */
-function subjectAltNames(san: string | undefined): string[] {
+export function subjectAltNames(san: string | undefined): string[] {
   if (!san) return [];
   const names: string[] = [];
   const entry = /([^:,]+):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/y;

@@ -17,7 +17,8 @@ const REQUESTS = 'keel_http_requests_total';
 
 /** Reads the first `data:` event of /events with a raw HTTP client: the status snapshot. */
 async function snapshot(adminUrl, query = '') {
-  const res = await request(`${adminUrl}/events${query}`);
+  // Bounded: an event stream never ends by itself.
+  const res = await request(`${adminUrl}/events${query}`, { signal: AbortSignal.timeout(10_000) });
   assert.equal(res.statusCode, 200);
   assert.match(res.headers['content-type'], /^text\/event-stream/);
   let buffered = '';
@@ -121,8 +122,10 @@ describe('metrics after a known load on two workers', () => {
       assert.equal(w.restarts, 0);
     }
     assert.ok(snap.workers.every((w) => w.requests > 0), 'both workers served part of the load');
-    const trafficTotal = snap.traffic.reduce((n, s) => n + s.rps, 0);
-    assert.ok(trafficTotal <= 125, 'the traffic ring never counts more than was served');
+    // The per-second ring adds up to the load once its current second has closed.
+    const trafficTotal = (s) => s.traffic.reduce((n, sample) => n + sample.rps, 0);
+    assert.ok(trafficTotal(snap) <= 125, 'the traffic ring never counts more than was served');
+    await waitFor(async () => trafficTotal(await snapshot(keel.adminUrl)) === 125, { timeout: 10_000, interval: 250, what: 'the traffic ring to hold all 125 requests' });
     // Ten errors thrown at one place with ten different messages: one group.
     assert.equal(snap.errors.length, 1);
     const [group] = snap.errors;

@@ -8,8 +8,8 @@ import { DURATION_BOUNDS_MS, DURATION_BUCKETS, routeLabels } from '../../dist/ob
 import { ErrorInbox, MAX_GROUPS } from '../../dist/observe/error-inbox.js';
 import { Telemetry, restartReason } from '../../dist/observe/telemetry.js';
 import { RequestCounters, durationBucket, methodIndex, statusClassIndex } from '../../dist/worker/request-counters.js';
-import { isLoopbackHost } from '../../dist/supervisor/admin-auth.js';
-import { subjectAltNames } from '../../dist/observe/certificate-rows.js';
+import { isLoopback } from '../../dist/supervisor/bind-check.js';
+import { subjectAltNames } from '../../dist/tls/certificate-files.js';
 
 describe('stack signatures', () => {
   const at = (col, msg) => `Error: ${msg}\n    at boom (file:///app/server.js:6:${col})\n    at handle (file:///app/server.js:22:14)`;
@@ -180,9 +180,11 @@ describe('workers, slots and restarts', () => {
   });
 });
 
-test('loopback hosts', () => {
-  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost']) assert.ok(isLoopbackHost(host), host);
-  for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com']) assert.ok(!isLoopbackHost(host), host);
+test('loopback addresses (the admin listener needs no token there)', () => {
+  const tcp = (host) => ({ kind: 'tcp', host, port: 9000, text: `${host}:9000` });
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1', 'localhost']) assert.ok(isLoopback(tcp(host)), host);
+  for (const host of ['0.0.0.0', '::', '10.0.0.1', '192.168.1.1', 'example.com']) assert.ok(!isLoopback(tcp(host)), host);
+  assert.ok(isLoopback({ kind: 'unix', path: '/tmp/admin.sock', text: 'unix:/tmp/admin.sock' }));
 });
 
 test('subjectAltName parsing', () => {
