@@ -3,6 +3,7 @@
  * header, a page it alone writes, a path it alone serves). They are single-process, unhardened and
  * often leak source; the fix is always to run the app under a production server, behind keel.
  */
+import { DEV_PAGE_FOOTER } from '../front/dev-error-page.js';
 import type { Finding } from './finding.js';
 import type { Evidence, ProbeFamily, ProbeResponse } from './probe-evidence.js';
 import { headerOf } from './probe-evidence.js';
@@ -27,8 +28,7 @@ const SIGNATURES: readonly Signature[] = [
     title: "keel's development mode (keel dev) is answering",
     why: `${SINGLE_PROCESS} keel dev listens on loopback only, so something forwards it (a tunnel or a proxy), and its error page shows source lines and request details.`,
     fix: 'Serve the app with keel serve APP (the generic error page, several workers, timeouts).',
-    // The footer keel dev's error page carries (src/front/dev-error-page.ts).
-    matches: (r) => isHtml(r) && /This page is shown by <code>keel dev<\/code> only/.test(r.body),
+    matches: (r) => isHtml(r) && r.body.includes(DEV_PAGE_FOOTER),
   },
   {
     id: 'dev-server-werkzeug',

@@ -6,6 +6,7 @@
 import { isIP } from 'node:net';
 import { connect } from 'node:tls';
 import type { ConnectionOptions, PeerCertificate, SecureVersion, TLSSocket } from 'node:tls';
+import { CERT_SEVERE_DAYS, CERT_WARNING_DAYS } from './audit-tls.js';
 import type { Finding } from './finding.js';
 import type { Evidence, ProbeFamily } from './probe-evidence.js';
 
@@ -60,10 +61,11 @@ function certificateFindings(origin: URL, shown: Handshake): Finding[] {
   const cert = shown.certificate;
   if (cert?.valid_to) {
     const daysLeft = Math.floor((Date.parse(cert.valid_to) - Date.now()) / DAY_MS);
-    if (daysLeft < 30) {
+    // The same thresholds as the config audit's (audit-tls.ts).
+    if (daysLeft < CERT_WARNING_DAYS) {
       findings.push({
         id: 'certificate-expiry',
-        severity: daysLeft < 7 ? 'severe' : 'warning',
+        severity: daysLeft < CERT_SEVERE_DAYS ? 'severe' : 'warning',
         title: daysLeft < 0 ? `The certificate expired on ${cert.valid_to}` : `The certificate expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'} (${cert.valid_to})`,
         why: 'Once it expires every browser refuses the site; renewal normally happens 30 days ahead, so it has likely stopped.',
         fix: 'Renew it, and let keel renew by itself from then on: keel serve --https auto --domain example.com (or reload keel with kill -HUP after replacing --certfile)',

@@ -84,15 +84,9 @@ export async function probeUrl(url: string, options: ProbeOptions): Promise<Find
   };
 
   const findings: Finding[] = [];
-  const seen = new Set<string>();
+  // Families report each problem once.
   for (const family of FAMILIES) {
-    for (const finding of await family.check(evidence)) {
-      // Families report each problem once; this only guards against the same line twice.
-      const key = `${finding.id} ${finding.title} ${finding.where ?? ''}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      findings.push(finding);
-    }
+    findings.push(...(await family.check(evidence)));
   }
   return findings;
 }

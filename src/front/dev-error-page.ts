@@ -40,6 +40,9 @@ interface Frame {
   readonly kind: FrameKind;
 }
 
+/** How the page says what it is; doctor --url recognises keel dev by it (probe-dev-servers.ts). */
+export const DEV_PAGE_FOOTER = 'This page is shown by <code>keel dev</code> only.';
+
 function toPath(location: string): string {
   if (location.startsWith('file://')) {
     try {
@@ -205,7 +208,7 @@ async function renderHtml(err: unknown, req: IncomingMessage, requestId: string,
 <body><header><div class="tag">KEEL DEV · 500 INTERNAL SERVER ERROR · ${escapeHtml(req.method ?? '')} ${escapeHtml(redact(req.url ?? ''))}</div><h1>${escapeHtml(redact(`${first.name}: ${first.message}`))}</h1></header>
 <main>${sections.join('\n')}
 <h2>Request</h2>${renderRequest(req, requestId, redact)}</main>
-<footer>This page is shown by <code>keel dev</code> only. <code>keel serve</code> answers with a generic page and the request ID, whatever the environment says.</footer>
+<footer>${DEV_PAGE_FOOTER} <code>keel serve</code> answers with a generic page and the request ID, whatever the environment says.</footer>
 </body></html>
 `;
 }

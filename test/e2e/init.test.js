@@ -68,7 +68,7 @@ function execWords(value) {
 }
 
 function verifyUnit(path) {
-  const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });
+  const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8', timeout: 30_000 });
   // verify also reports problems of other units on the machine; only lines about this one count.
   const ours = result.stderr.split('\n').filter((line) => line.includes('keel.service'));
   assert.equal(result.status, 0, `systemd-analyze verify failed:\n${result.stderr}`);
