@@ -28,6 +28,9 @@ import { KEEL_VERSION } from './version.js';
 import { Telemetry } from '../observe/telemetry.js';
 import { createMetricsRegistry } from '../observe/metrics-registry.js';
 
+/** How long an exit waits for systemd-notify to deliver what is queued (STOPPING=1). */
+const NOTIFY_SETTLE_MS = 3000;
+
 export interface ServeInput {
   readonly appArg: string | null;
   readonly cli: Record<string, string | string[] | boolean>;
@@ -175,8 +178,11 @@ export async function serve(input: ServeInput): Promise<void> {
       input.dev?.firstReady(workers);
     },
     onExit: (code, failure) => {
-      // Workers have drained, so no request still needs the managed upstreams.
-      void apps.stop().finally(() => finish(code, failure));
+      // Workers have drained, so no request still needs the managed upstreams; systemd hears STOPPING=1 before the main PID goes.
+      void apps
+        .stop()
+        .then(() => notifier?.settled(NOTIFY_SETTLE_MS))
+        .finally(() => finish(code, failure));
     },
   });
   function finish(code: number, failure: string | null): void {

@@ -16,6 +16,12 @@ import type { Phase } from './arbiter.js';
 export interface ServiceNotifier {
   /** Tells systemd about a phase change; repeated phases are sent once. */
   phase(phase: Phase): void;
+  /**
+   * Resolves once every message queued so far has been handed to systemd, or after `limitMs`:
+   * keel awaits it before it exits, or STOPPING=1 could still be on its way when the main PID is
+   * gone (and systemd then ignores it).
+   */
+  settled(limitMs: number): Promise<void>;
 }
 
 function messageFor(phase: Phase): string[] | null {
@@ -58,6 +64,11 @@ export function createServiceNotifier(env: Environment, log: ErrorLog): ServiceN
       if (!words || phase === last) return;
       last = phase;
       queue = queue.then(() => send(words));
+    },
+    settled(limitMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<void>((done) => (timer = setTimeout(done, limitMs)));
+      return Promise.race([queue, limit]).finally(() => clearTimeout(timer));
     },
   };
 }

@@ -350,25 +350,34 @@ describe('sd_notify', () => {
     await init(dir, ['docker', ...args]);
     const words = execWords(unitValues(readFileSync(join(dir, 'keel.service'), 'utf8')).one('ExecStart'));
 
-    // A python3 listener on a unix datagram socket stands in for systemd: one JSON line per datagram.
+    // A python3 listener on a unix datagram socket stands in for systemd: one JSON line per datagram,
+    // with the CLOCK_MONOTONIC time it arrived (the clock process.hrtime reads).
     const socketPath = join(tempDir('keel-notify-'), 'notify.sock');
     const listener = spawn('python3', ['-u', '-c', [
-      'import socket, sys, json',
+      'import socket, sys, json, time',
       's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
       's.bind(sys.argv[1])',
       'print("listening")',
       'while True:',
-      '    print(json.dumps(s.recv(65536).decode()))',
+      '    data = s.recv(65536).decode()',
+      '    print(json.dumps([time.monotonic(), data]))',
     ].join('\n'), socketPath], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => listener.kill('SIGKILL'));
     let received = '';
     listener.stdout.on('data', (d) => (received += d));
     await waitFor(() => received.startsWith('listening'), { timeout: 10_000, what: 'the notify listener' });
-    const messages = () => received.split('\n').slice(1).filter(Boolean).map((line) => JSON.parse(line)).filter((m) => !m.startsWith('BARRIER='));
+    const arrivals = () => received.split('\n').slice(1).filter(Boolean).map((line) => JSON.parse(line)).filter(([, m]) => !m.startsWith('BARRIER='));
+    const messages = () => arrivals().map(([, m]) => m);
 
-    const keel = spawn(words[0], words.slice(1), { cwd: unitValues(readFileSync(join(dir, 'keel.service'), 'utf8')).one('WorkingDirectory'), env: { ...process.env, NOTIFY_SOCKET: socketPath }, stdio: ['ignore', 'ignore', 'pipe'] });
+    // A systemd-notify that takes 0.3 s, as one can on a loaded host: keel must still not exit
+    // before its STOPPING=1 is out, or systemd never hears it.
+    const slowBin = tempDir('keel-slow-notify-');
+    const realNotify = spawnSync('sh', ['-c', 'command -v systemd-notify'], { encoding: 'utf8' }).stdout.trim();
+    writeFileSync(join(slowBin, 'systemd-notify'), `#!/bin/sh\nsleep 0.3\nexec ${realNotify} "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, NOTIFY_SOCKET: socketPath, PATH: `${slowBin}:${process.env.PATH}` };
+    const keel = spawn(words[0], words.slice(1), { cwd: unitValues(readFileSync(join(dir, 'keel.service'), 'utf8')).one('WorkingDirectory'), env, stdio: ['ignore', 'ignore', 'pipe'] });
     let exit = null;
-    keel.on('exit', (code, signal) => (exit = { code, signal }));
+    keel.on('exit', (code, signal) => (exit = { code, signal, at: Number(process.hrtime.bigint()) / 1e9 }));
     let stderr = '';
     keel.stderr.on('data', (d) => (stderr += d));
     t.after(() => exit || killTree(keel.pid));
@@ -400,8 +409,12 @@ describe('sd_notify', () => {
     process.kill(keel.pid, 'SIGTERM');
     await waitFor(() => exit, { timeout: 30_000, what: 'keel to exit' });
     assert.equal(exit.code, 0);
-    // The helper that carries STOPPING=1 may still be on its way when keel has exited.
-    await waitFor(() => messages().some((m) => m.split('\n').includes('STOPPING=1')), { timeout: 10_000, what: 'STOPPING=1' });
+    // keel waits for the helper that carries STOPPING=1 before it exits: systemd ignores a message whose main PID is gone.
+    // The listener prints each datagram as it arrives; a short bounded wait lets its pipe catch up.
+    await waitFor(() => messages().length >= 4, { timeout: 2_000, what: 'the listener to print STOPPING=1' });
+    assert.deepEqual(messages().map((m) => m.split('\n').find((l) => /^(READY|RELOADING|STOPPING)=1$/.test(l))), ['READY=1', 'RELOADING=1', 'READY=1', 'STOPPING=1']);
+    const [stoppingAt] = arrivals()[3];
+    assert.ok(stoppingAt < exit.at, `STOPPING=1 arrived ${(stoppingAt - exit.at).toFixed(3)} s after keel exited`);
     // And the health check fails once keel is gone.
     assert.notEqual(spawnSync(process.execPath, check.slice(1), { timeout: 10_000 }).status, 0);
   });
