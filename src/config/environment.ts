@@ -10,6 +10,7 @@ const MAX_SECRET_FILE = 64 * 1024;
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { keelError } from '../errors.js';
+import { urlPasswords } from './url-password.js';
 
 export type Environment = Readonly<Record<string, string>>;
 
@@ -49,16 +50,13 @@ export function buildEnvironment(real: NodeJS.ProcessEnv, envFiles: readonly str
 export const SECRET_NAME =
   /SECRET|TOKEN|PASSW(OR)?D|PASSPHRASE|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|DATABASE_URL|(^|_)DSN$|(^|_)AUTH$|SESSION_KEY|(^|_)SALT$|(^|_)PASS$|._PWD$|(^|_)KEY$/i;
 
-const URL_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:([^/?#@\s]+)@/i;
-
 /** Values to hide from every log line: secret-named variables' values and passwords inside URLs. */
 export function secretValues(env: Environment): string[] {
   const found = new Set<string>();
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
     if (SECRET_NAME.test(name) && value.length >= 4) found.add(value);
-    const password = URL_PASSWORD.exec(value)?.[1];
-    if (password && password.length >= 3) found.add(password);
+    for (const password of urlPasswords(value)) if (password.length >= 3) found.add(password);
   }
   // Longest first, so a secret containing another is replaced whole.
   return [...found].sort((a, b) => b.length - a.length);

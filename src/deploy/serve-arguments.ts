@@ -7,6 +7,7 @@
  */
 import type { ResolvedConfig } from '../config/resolve.js';
 import { type Setting, type SettingKey, defaultOf, envName, settings, showValue } from '../config/settings.js';
+import { hasUrlPassword } from '../config/url-password.js';
 
 /** A setting whose value must come from the environment of the deployed keel, never from the files. */
 export interface SecretSetting {
@@ -37,10 +38,8 @@ const ALWAYS: ReadonlySet<SettingKey> = new Set<SettingKey>(['workers']);
 /** Never written: the files reproduce the effective values themselves, so no config file is needed. */
 const NEVER: ReadonlySet<SettingKey> = new Set<SettingKey>(['config', 'printConfig']);
 
-const URL_PASSWORD = /[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:]*:[^/?#@\s]+@/i;
-
 function looksSecret(shown: string, knownSecrets: readonly string[]): boolean {
-  return URL_PASSWORD.test(shown) || knownSecrets.some((secret) => shown.includes(secret));
+  return hasUrlPassword(shown) || knownSecrets.some((secret) => shown.includes(secret));
 }
 
 /**

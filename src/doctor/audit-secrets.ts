@@ -6,12 +6,10 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { SECRET_NAME } from '../config/environment.js';
+import { hasUrlPassword } from '../config/url-password.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { type Setting, envName, settings, showValue } from '../config/settings.js';
 import type { Finding } from './finding.js';
-
-/** `scheme://user:password@` or `scheme://:password@`: a credential inside a URL. */
-const URL_CREDENTIALS = /\b[a-z][a-z0-9+.-]*:\/\/[^/?#@\s:,]*:[^/?#@\s,]+@/i;
 
 interface SecretFile {
   readonly path: string;
@@ -34,7 +32,7 @@ function secretFiles(config: ResolvedConfig): SecretFile[] {
 function envFileHasSecrets(path: string): boolean {
   try {
     const values = parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
-    return Object.entries(values).some(([name, value]) => SECRET_NAME.test(name) || URL_CREDENTIALS.test(value));
+    return Object.entries(values).some(([name, value]) => SECRET_NAME.test(name) || hasUrlPassword(value));
   } catch {
     return true;
   }
@@ -82,7 +80,7 @@ function secretsOnCommandLine(config: ResolvedConfig): Finding[] {
     const value = (config as unknown as Record<string, unknown>)[entry.key];
     if (value === null || value === undefined) continue;
     const secret = entry.secret === true;
-    if (!secret && !URL_CREDENTIALS.test(showValue(entry, value))) continue;
+    if (!secret && !hasUrlPassword(showValue(entry, value))) continue;
     const env = envName(entry);
     findings.push({
       id: 'secret-on-command-line',

@@ -3,9 +3,9 @@
  * passwords inside URLs. Built once per process from the resolved config; applied to every
  * line keel writes (error log and access log).
  */
-export const REDACTED = '[REDACTED]';
+import { replaceUrlPasswords } from '../config/url-password.js';
 
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/?#@\s:"]*:)[^/?#@\s"]+@/gi;
+export const REDACTED = '[REDACTED]';
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -23,9 +23,6 @@ export function createRedactor(secrets: readonly string[]): Redactor {
   }
   const pattern = spellings.size ? new RegExp([...spellings].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'g') : null;
   return function redact(line: string): string {
-    let out = pattern ? line.replace(pattern, REDACTED) : line;
-    // A password in a URL needs an @ after it: most lines have none, and skip the expression.
-    if (out.includes('@')) out = out.replace(URL_PASSWORD, `$1${REDACTED}@`);
-    return out;
+    return replaceUrlPasswords(pattern ? line.replace(pattern, REDACTED) : line, REDACTED);
   };
 }
