@@ -7,10 +7,10 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isAbsolute, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { createRedactor, type Redactor } from '../observe/redact.js';
+import { type FrameKind, frameKind } from '../observe/stack-frames.js';
 import { escapeHtml, neutralizeResponse, wantsJson } from './error-page.js';
 import type { SendFailure } from './error-page.js';
 
@@ -22,14 +22,10 @@ const MAX_SOURCE_BYTES = 2 * 1024 * 1024;
 const MAX_CAUSES = 4;
 /** Headers whose values are credentials: never shown, whatever they contain. */
 const MASKED_HEADERS = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-auth-token']);
-/** keel's own compiled files (this file is dist/front/…): its frames are folded like node's. */
-const KEEL_DIST = fileURLToPath(new URL('..', import.meta.url));
 
 const FRAME = /^\s*at (?:async )?(?:(.+?) \()?((?:file:\/\/)?\/[^()]*?|node:[^()]*?|[^()\s]*?):(\d+):(\d+)\)?\s*$/;
 /** Where a loader says a syntax error is: Node's first stack line, or esbuild's "file:line:col: ERROR". */
 const LOCATION = /((?:file:\/\/)?\/[^\s:()]+):(\d+)(?::(\d+))?/g;
-
-type FrameKind = 'app' | 'node' | 'dependency' | 'keel' | 'other';
 
 interface Frame {
   readonly raw: string;
@@ -54,18 +50,11 @@ function toPath(location: string): string {
   return location;
 }
 
-function kindOf(file: string): FrameKind {
-  if (file.startsWith('node:')) return 'node';
-  if (file.includes(`${sep}node_modules${sep}`)) return 'dependency';
-  if (file.startsWith(KEEL_DIST)) return 'keel';
-  return isAbsolute(file) ? 'app' : 'other';
-}
-
 function parseFrame(raw: string): Frame | null {
   const match = FRAME.exec(raw);
   if (!match) return null;
   const file = toPath(match[2]);
-  return { raw: raw.trim(), fn: match[1] ?? '', file, line: Number(match[3]), column: Number(match[4]), kind: kindOf(file) };
+  return { raw: raw.trim(), fn: match[1] ?? '', file, line: Number(match[3]), column: Number(match[4]), kind: frameKind(file) };
 }
 
 /** The locations a loader names in the lines before the first frame (syntax errors have no app frame). */
@@ -73,7 +62,7 @@ function headerLocations(header: string): Frame[] {
   const found: Frame[] = [];
   for (const match of header.matchAll(LOCATION)) {
     const file = toPath(match[1]);
-    const kind = kindOf(file);
+    const kind = frameKind(file);
     if (kind !== 'app' || found.some((f) => f.file === file && f.line === Number(match[2]))) continue;
     found.push({ raw: match[0], fn: '', file, line: Number(match[2]), column: Number(match[3] ?? 0), kind });
   }

@@ -4,16 +4,15 @@
  * Failures become coded errors so the primary can stop instead of restarting forever.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type { AppSpec } from '../config/app-spec.js';
 import { keelError } from '../errors.js';
 import { moduleExports } from '../module-exports.js';
+import { isForeignFrameLine } from '../observe/stack-frames.js';
 import type { SendFailure } from '../front/error-page.js';
 import type { AdaptedApp } from './adapters/types.js';
 
 const TYPESCRIPT = /\.(ts|mts|cts)$/;
-/** keel's compiled files: their frames never say where the app went wrong. */
-const KEEL_DIST = fileURLToPath(new URL('..', import.meta.url));
 
 async function importFile(file: string): Promise<Record<string, unknown>> {
   const url = pathToFileURL(file).href;
@@ -33,7 +32,7 @@ async function importFile(file: string): Promise<Record<string, unknown>> {
 /** The error with the place it happened: the first stack frame in the app, or the parser's location. */
 export function describeLoadError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !line.includes('node:') && !line.includes('/node_modules/') && !line.includes(KEEL_DIST));
+  const frame = err.stack?.split('\n').find((line) => /^\s+at /.test(line) && !isForeignFrameLine(line));
   return frame ? `${err.name}: ${err.message}\n${frame}` : `${err.name}: ${err.message}`;
 }
 
@@ -65,7 +64,7 @@ export function describeDevLoadError(err: unknown): string {
   const cause = (err as { cause?: unknown }).cause;
   const detail = cause instanceof Error ? cause.stack ?? String(cause) : err.stack ?? '';
   // Frames in Node's loader, dependencies (tsx, esbuild) and keel say nothing about the app.
-  const kept = detail.split('\n').filter((line) => !/^\s+at /.test(line) || !(line.includes('node:') || line.includes('/node_modules/') || line.includes(KEEL_DIST)));
+  const kept = detail.split('\n').filter((line) => !isForeignFrameLine(line));
   return kept.length ? `${err.message}\n${kept.join('\n')}` : err.message;
 }
 
