@@ -95,7 +95,8 @@ export function dockerfileText(layout: ContainerLayout, project: ProjectFacts): 
     `HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ${execForm(healthCheck(layout.adminPort))}`,
     '# Exec form, no shell wrapper: keel is PID 1 and gets SIGTERM and SIGHUP itself (a shell would',
     '# swallow them). No `--init` needed: keel reaps its own workers (add it if the app spawns processes of its own).',
-    `ENTRYPOINT ${execForm(['node', KEEL_IN_IMAGE])}`,
+    // `--`: keel's --env-file is keel's, not Node's (see bin/keel.js).
+    `ENTRYPOINT ${execForm(['node', '--', KEEL_IN_IMAGE])}`,
     `CMD ${execForm(layout.args)}`,
     '',
   );

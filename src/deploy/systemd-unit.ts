@@ -125,7 +125,8 @@ export function renderSystemdUnit(config: ResolvedConfig, input: SystemdInput): 
     lines.push(`# ${secrets.map((s) => s.envName).join(', ')}: secret settings, kept out of this file (see keel.env.example).`, `EnvironmentFile=${ENV_FILE}`);
   }
   lines.push(
-    `ExecStart=${commandLines([input.node, input.keel, ...args])}`,
+    // `--`: keel's --env-file is keel's, not Node's (see bin/keel.js).
+    `ExecStart=${commandLines([input.node, '--', input.keel, ...args])}`,
     '# HUP: keel starts new workers, then drains the old ones: a reload without downtime.',
     'ExecReload=/bin/kill -HUP $MAINPID',
     '# TERM goes to the primary only; it drains its workers itself, and systemd kills what is left after TimeoutStopSec.',

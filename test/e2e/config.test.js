@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { request } from 'undici';
-import { ROOT, runKeel, startKeel, tempDir } from '../helpers/keel.js';
+import { KEEL, ROOT, runCommand, runKeel, startKeel, tempDir } from '../helpers/keel.js';
 
 const HELLO = join(ROOT, 'examples', 'hello', 'app.ts');
 
@@ -276,11 +276,24 @@ describe('environment files and NAME_FILE', () => {
     assert.match(line, /^keel: (--env-file|KEEL_ENV_FILE): cannot read .*missing\.env/);
   });
 
-  test('a missing --env-file on the command line is exit 2 naming --env-file', {
-    todo: 'Node itself (seen on 20 and 24) scans argv after the script name for --env-file and exits 9 "missing.env: not found" before keel runs',
-  }, async () => {
+  test('a missing --env-file on the command line is exit 2 naming --env-file', async () => {
     const line = await expectUsageError(['serve', HELLO, '--env-file', 'missing.env']);
     assert.match(line, /^keel: --env-file: cannot read .*missing\.env/);
+  });
+
+  test('run as a command (its #! line, as npx and npm bin links run it), --env-file is still keel\'s, not Node\'s', async () => {
+    // Node reads `--env-file` anywhere after the script unless `--` ends its options (nodejs/node#58338):
+    // it would load the file itself, or exit 9 "not found" before keel runs.
+    const dir = tempDir();
+    const env = { ...cleanEnv({}), PATH: `${dirname(process.execPath)}:${process.env.PATH}` };
+    const missing = await runCommand(KEEL, ['serve', HELLO, '--env-file', 'missing.env'], { env, cwd: dir });
+    assert.equal(missing.code, 2, missing.stderr);
+    assert.match(missing.stderr, /^keel: --env-file: cannot read .*missing\.env/);
+    writeFileSync(join(dir, 'app.env'), 'KEEL_WORKERS=3\n');
+    const printed = await runCommand(KEEL, ['serve', HELLO, '--env-file', 'app.env', '--print-config'], { env, cwd: dir });
+    assert.equal(printed.code, 0, printed.stderr);
+    // keel read the file (a KEEL_* variable from an env file counts as the environment).
+    assert.match(printed.stdout, /^workers\s+= 3 {2}# env$/m);
   });
 
   test('a bad KEEL_* value that came from .env names the variable', async () => {

@@ -115,9 +115,9 @@ describe('keel init systemd', () => {
 
     const words = execWords(unit.one('ExecStart'));
     assert.equal(words[0], process.execPath);
-    assert.equal(words[1], KEEL);
-    assert.deepEqual(words.slice(2, 4), ['serve', join(dir, 'server.mjs')]);
-    const flags = words.slice(4).join(' ');
+    assert.deepEqual(words.slice(1, 3), ['--', KEEL]);
+    assert.deepEqual(words.slice(3, 5), ['serve', join(dir, 'server.mjs')]);
+    const flags = words.slice(5).join(' ');
     assert.match(flags, /--workers 3/);
     assert.match(flags, /--graceful-timeout 45/);
     assert.match(flags, /--static \/assets=\.\/public/);
@@ -130,7 +130,7 @@ describe('keel init systemd', () => {
 
     // The command line reproduces the effective config: same values as the original flags.
     const original = await printedValues(['serve', ...args], dir);
-    const reproduced = await printedValues(words.slice(2), dir);
+    const reproduced = await printedValues(words.slice(3), dir);
     assert.deepEqual(
       reproduced.filter((l) => !l.startsWith('redis ')),
       original.filter((l) => !l.startsWith('redis ')),
@@ -184,7 +184,7 @@ describe('keel init docker', () => {
     const [cmd] = dockerfile.getCMDs();
     const entryWords = entrypoint.getJSONStrings().map((s) => s.getJSONValue());
     const cmdWords = cmd.getJSONStrings().map((s) => s.getJSONValue());
-    assert.deepEqual(entryWords, ['node', '/app/node_modules/keel/bin/keel.js']);
+    assert.deepEqual(entryWords, ['node', '--', '/app/node_modules/keel/bin/keel.js']);
     assert.ok(cmdWords.length > 2 && entrypoint.getArgumentsContent().trim().startsWith('['));
     assert.deepEqual(cmdWords.slice(0, 2), ['serve', 'server.mjs']);
     const cmdText = cmdWords.join(' ');

@@ -66,7 +66,8 @@ export function runCommand(command, args, { env = process.env, cwd = ROOT, timeo
 
 /** Runs keel to completion (for commands that exit by themselves): { code, signal, stdout, stderr }. */
 export function runKeel(args, { env = {}, cwd = ROOT, timeout = 20_000 } = {}) {
-  return runCommand(process.execPath, [KEEL, ...args], { env: { ...process.env, ...env }, cwd, timeout });
+  // `--`, as bin/keel.js's #! line and keel init's units have it: keel's --env-file is not Node's.
+  return runCommand(process.execPath, ['--', KEEL, ...args], { env: { ...process.env, ...env }, cwd, timeout });
 }
 
 /**
@@ -90,7 +91,7 @@ async function startKeelOnce(app, args, { env = {}, cwd = ROOT, waitReady = true
   const adminPort = await freePort();
   const hasBind = args.some((a) => a === '-b' || a === '--bind' || a.startsWith('--bind='));
   const fullArgs = ['serve', ...(app ? [app] : []), ...(hasBind ? [] : ['--bind', `127.0.0.1:${port}`]), '--admin', `127.0.0.1:${adminPort}`, '--workers', String(workers), ...args];
-  const child = spawn(process.execPath, [KEEL, ...fullArgs], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--', KEEL, ...fullArgs], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const handle = {
     child,
     pid: child.pid,
