@@ -145,6 +145,22 @@ describe('cache revalidation with the origin (--cache, two workers)', () => {
     assert.deepEqual(origin.requests(path), Array.from({ length: 4 }, () => ({ path, inm: undefined, ims: undefined, status: 200 })));
   });
 
+  it('a 304 that says no-store still answers from the entry, then drops it: the next request is unconditional', async () => {
+    const path = '/o/now-no-store';
+    await keptThenExpired(path, { body: 'last kept copy', cc: 'max-age=2', etag: '"d1"' });
+    origin.set(path, { cc: 'no-store' });
+    const from = origin.requests(path).length;
+    const r = await get(path);
+    assert.equal(r.headers['x-cache'], 'REVALIDATED');
+    assert.equal(r.text, 'last kept copy');
+    assert.equal(r.headers['cache-control'], 'no-store');
+    // Dropped: a later request finds nothing to revalidate (the drop trails the answer, so ask until it shows).
+    await waitFor(async () => (await get(path)).headers['x-cache'] === 'MISS', { timeout: 5000, interval: 20, what: 'the entry to be dropped' });
+    const sent = sentSince(path, from);
+    assert.deepEqual(sent[0], { path, inm: '"d1"', ims: undefined, status: 304 });
+    assert.deepEqual(sent.at(-1), { path, inm: undefined, ims: undefined, status: 200 });
+  });
+
   it('must-revalidate past its freshness is revalidated the same way', async () => {
     const path = '/o/must-revalidate';
     await keptThenExpired(path, { body: 'strict', cc: 'max-age=2, must-revalidate', etag: '"m1"' });

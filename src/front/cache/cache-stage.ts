@@ -376,9 +376,14 @@ class ResponseCache implements CacheStage {
       }
       capture.swallow = true;
     }
-    // The origin no longer lets it be kept (no-store, private …): it goes, as a refused answer would.
-    if (freshness.refusal !== '') void this.refuse(job, capture.status);
-    else void this.keep(job, meta, stale.body, storeTtlMs(freshness), varyNames(headers.vary) ?? []);
+    const names = varyNames(headers.vary) ?? [];
+    if (freshness.refusal === '') {
+      void this.keep(job, meta, stale.body, storeTtlMs(freshness), names);
+      return;
+    }
+    // The origin no longer lets it be kept (no-store, private …): it goes (even when no lock is held), as a refused answer would.
+    this.invalidate(names.length > 0 ? variantKey(job.key, names, job.requestHeaders) : job.key);
+    void this.refuse(job, capture.status);
   }
 
   private async keep(job: Fetch, meta: EntryMeta, body: Buffer, ttl: number, names: readonly string[]): Promise<void> {
