@@ -5,6 +5,8 @@
 // 304 when they match. Entries live for max-age=2 and are expired by waiting that long.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { fetchVia } from '../helpers/cache-client.js';
 import { startKeel } from '../helpers/keel.js';
 import { scrape, sumOf } from '../helpers/prom-text.js';
@@ -235,5 +237,42 @@ describe('cache revalidation with the origin (--cache, two workers)', () => {
     assert.deepEqual(sentSince(path, from), [{ path, inm: '"q1"', ims: undefined, status: 304 }]);
     for (const r of results) assert.equal(r.text, 'validated once');
     assert.equal(results.filter((r) => r.headers['x-cache'] === 'REVALIDATED').length, 1);
+  });
+});
+
+describe('cache revalidation over HTTP/2 (h2c)', () => {
+  let origin;
+  let keel;
+  before(async () => {
+    origin = await startRevalidatingOrigin();
+    keel = await startKeel(null, ['--cache', '256k', '--h2c', '--proxy', `/o=${origin.url}`], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    await origin?.close();
+  });
+
+  /** curl over cleartext HTTP/2, run asynchronously: the origin answers from this process. */
+  async function h2(path) {
+    const { stdout } = await promisify(execFile)('curl', ['-s', '-i', '-m', '10', '--http2-prior-knowledge', `${keel.url}${path}`], { encoding: 'utf8' });
+    const [head, ...rest] = stdout.split('\r\n\r\n');
+    const lines = head.split('\r\n');
+    const headers = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    return { status: Number(lines[0].split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
+  }
+
+  it('an HTTP/2 request is revalidated with If-None-Match and answered with the kept body', async () => {
+    const path = '/o/h2';
+    origin.set(path, { body: 'over h2', cc: 'max-age=2', etag: '"h1"' });
+    assert.equal((await h2(path)).headers['x-cache'], 'MISS');
+    await waitFor(async () => (await fetchVia(keel.url, path, { headers: { 'cache-control': 'only-if-cached' } })).headers['x-cache'] === 'HIT', { timeout: 5000, interval: 20, what: 'the entry' });
+    await sleep(EXPIRE_MS);
+    origin.set(path, { cc: 'max-age=60' });
+    const from = origin.requests(path).length;
+    const r = await h2(path);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-cache'], 'REVALIDATED');
+    assert.equal(r.body, 'over h2');
+    assert.deepEqual(origin.requests(path).slice(from), [{ path, inm: '"h1"', ims: undefined, status: 304 }]);
   });
 });
