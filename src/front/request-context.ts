@@ -35,7 +35,7 @@ export interface RequestContext extends AccessRecord, Linked {
   event: string;
   /** The route label id for metrics (see observe/metric-names.ts routeLabels): set once the router has chosen. */
   routeId: number;
-  /** Which answer the response cache gave (0: none, else CACHE_HIT, CACHE_MISS or CACHE_STALE), for metrics. */
+  /** Which answer the response cache gave (0: none, else CACHE_HIT, CACHE_MISS, CACHE_STALE or CACHE_REVALIDATED), for metrics. */
   cacheResult: number;
   /** The request body's declared length (Content-Length), 0 without one. */
   readonly requestBytes: number;

@@ -48,11 +48,12 @@ export function routeLabels(routes: readonly Route[]): string[] {
 export const RESTART_REASONS = ['crash', 'timeout', 'memory', 'max-requests', 'reload'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
 
-/** The result label of keel_cache_requests_total, by index. */
-export const CACHE_RESULTS = ['hit', 'miss', 'stale'] as const;
+/** The result label of keel_cache_requests_total, by index (revalidated: a stale entry the origin confirmed with a 304). */
+export const CACHE_RESULTS = ['hit', 'miss', 'stale', 'revalidated'] as const;
 export const CACHE_HIT = 1;
 export const CACHE_MISS = 2;
 export const CACHE_STALE = 3;
+export const CACHE_REVALIDATED = 4;
 
 /**
  * Upper bounds (ms) of the request-duration buckets: fine enough (about ±25 %) for the primary to

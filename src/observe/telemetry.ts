@@ -72,7 +72,7 @@ export class Telemetry {
   workerStarts = 0;
   workerExits = 0;
   readonly restarts: Record<RestartReason, number> = { crash: 0, timeout: 0, memory: 0, 'max-requests': 0, reload: 0 };
-  readonly cache: Record<(typeof CACHE_RESULTS)[number], number> = { hit: 0, miss: 0, stale: 0 };
+  readonly cache: Record<(typeof CACHE_RESULTS)[number], number> = { hit: 0, miss: 0, stale: 0, revalidated: 0 };
   /** Whether any config keel ran with has a response cache: its metric is shown then, zeros included. */
   cacheEnabled = false;
   /** Requests a rate or connection limit refused, by route label. */

@@ -3,7 +3,7 @@
  * once per request when its response closes. No metric library and no allocation per request; the
  * primary gets the deltas once a second (see telemetry-reporter.ts) and keeps the totals.
  */
-import { CACHE_HIT, CACHE_MISS, CACHE_STALE, DURATION_BOUNDS_MS, DURATION_BUCKETS, METHOD_OTHER, STATUS_CLASSES } from '../observe/metric-names.js';
+import { CACHE_HIT, CACHE_MISS, CACHE_RESULTS, CACHE_REVALIDATED, CACHE_STALE, DURATION_BOUNDS_MS, DURATION_BUCKETS, METHOD_OTHER, STATUS_CLASSES } from '../observe/metric-names.js';
 
 const CLASSES = STATUS_CLASSES.length;
 
@@ -70,7 +70,7 @@ export class RequestCounters {
   private readonly requests: Float64Array;
   private readonly durations = new Float64Array(DURATION_BUCKETS);
   private readonly limited: Float64Array;
-  private readonly cache = new Float64Array(3);
+  private readonly cache = new Float64Array(CACHE_RESULTS.length);
   private durationSumMs = 0;
   private requestBytes = 0;
   private responseBytes = 0;
@@ -83,7 +83,7 @@ export class RequestCounters {
   }
 
   /**
-   * One finished request. `cacheResult` is 0 (the cache did not take part) or CACHE_HIT/MISS/STALE;
+   * One finished request. `cacheResult` is 0 (the cache did not take part) or CACHE_HIT/MISS/STALE/REVALIDATED;
    * `limited` says a rate or connection limit refused it.
    */
   record(method: string, route: number, status: number, durationMs: number, bytesIn: number, bytesOut: number, cacheResult: number, limited: boolean): void {
@@ -104,7 +104,7 @@ export class RequestCounters {
       durationSumSeconds: this.durationSumMs / 1000,
       requestBytes: this.requestBytes,
       responseBytes: this.responseBytes,
-      cache: [this.cache[CACHE_HIT - 1]!, this.cache[CACHE_MISS - 1]!, this.cache[CACHE_STALE - 1]!],
+      cache: [this.cache[CACHE_HIT - 1]!, this.cache[CACHE_MISS - 1]!, this.cache[CACHE_STALE - 1]!, this.cache[CACHE_REVALIDATED - 1]!],
       limited: takePairs(this.limited, []),
     };
     this.cache.fill(0);

@@ -9,6 +9,8 @@ import { runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 import { appCalls, fetchVia } from '../helpers/cache-client.js';
+import { startRevalidatingOrigin } from '../helpers/revalidating-origin.js';
+import { Client } from 'undici';
 
 const APP = 'test/fixtures/cache-app.js';
 /** Keys include the Host, as Nginx's $proxy_host: machines behind one name share entries. */
@@ -96,6 +98,70 @@ describe('response cache in Redis, shared by two keel processes', () => {
     for (const r of stale) assert.equal(r.headers['x-cache'], 'STALE');
     await waitFor(async () => (await via(b, path)).headers['x-cache'] === 'HIT', { timeout: 5000, what: 'the refreshed entry' });
     assert.equal(await appCalls(a.url, '/swr-redis'), 2);
+  });
+});
+
+describe('revalidation through Redis, shared by two keel processes', () => {
+  let redis;
+  let origin;
+  let a;
+  let b;
+  before(async (t) => {
+    redis = await startRedis(t);
+    origin = await startRevalidatingOrigin();
+    const args = ['--cache-redis', redis.url, '--proxy', `/o=${origin.url}`];
+    [a, b] = await Promise.all([startKeel(null, args, { workers: 2 }), startKeel(null, args, { workers: 2 })]);
+  });
+  after(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await origin?.close();
+    redis?.stop();
+  });
+  const freshIn = (keel, path) =>
+    waitFor(async () => (await via(keel, path, { headers: { 'cache-control': 'only-if-cached' } })).headers['x-cache'] === 'HIT', { timeout: 5000, interval: 20, what: `a fresh entry for ${path}` });
+  const keysFor = (path) => [...new Set(redis.cli('--scan', '--pattern', `keel:c:*${path}`).split('\n').filter(Boolean))];
+
+  it('a 304 refreshes the entry in Redis: revalidated on keel B, a HIT on keel A with no origin request', async () => {
+    const path = '/o/redis-etag';
+    origin.set(path, { body: 'kept in redis', cc: 'max-age=2', etag: '"r1"' });
+    assert.equal((await via(a, path)).headers['x-cache'], 'MISS');
+    await freshIn(b, path);
+    await sleep(2100);
+    origin.set(path, { cc: 'max-age=60' });
+    const from = origin.requests(path).length;
+    const revalidated = await via(b, path);
+    assert.equal(revalidated.status, 200);
+    assert.equal(revalidated.headers['x-cache'], 'REVALIDATED');
+    assert.equal(revalidated.text, 'kept in redis');
+    assert.deepEqual(origin.requests(path).slice(from), [{ path, inm: '"r1"', ims: undefined, status: 304 }]);
+    await freshIn(a, path);
+    const hit = await via(a, path);
+    assert.equal(hit.headers['x-cache'], 'HIT');
+    assert.equal(hit.text, 'kept in redis');
+    assert.equal(origin.requests(path).length, from + 1);
+    // Stored back with the 304's freshness, plus 10 minutes to be revalidated again.
+    const [key] = keysFor(path);
+    assert.match(redis.cli('hget', key, 'm'), /"cache-control":"max-age=60"/);
+    const ttl = Number(redis.cli('pttl', key));
+    assert.ok(ttl > 600_000 && ttl <= 660_000, `pttl ${ttl}`);
+  });
+
+  it('no-cache: kept in Redis with an ETag, not without one', async (t) => {
+    origin.set('/o/redis-no-cache-plain', { body: 'plain', cc: 'no-cache' });
+    origin.set('/o/redis-no-cache-etag', { body: 'tagged', cc: 'no-cache', etag: '"t1"' });
+    // One connection, so one worker: its writes to Redis go out in order, and once the second
+    // answer's entry is there, the first one's would be too.
+    const client = new Client(a.url, { pipelining: 1 });
+    t.after(() => client.close());
+    for (const path of ['/o/redis-no-cache-plain', '/o/redis-no-cache-etag']) {
+      const res = await client.request({ path, method: 'GET', headers: HOST });
+      await res.body.text();
+      assert.equal(res.statusCode, 200);
+    }
+    await waitFor(() => keysFor('/o/redis-no-cache-etag').length === 1, { timeout: 5000, interval: 20, what: 'the no-cache entry with an ETag in Redis' });
+    assert.match(redis.cli('hget', keysFor('/o/redis-no-cache-etag')[0], 'm'), /"kind":"entry"/);
+    // Without a validator there is nothing kept, at most the pass mark that spares others the lock.
+    for (const key of keysFor('/o/redis-no-cache-plain')) assert.equal(redis.cli('hget', key, 'm'), '{"kind":"pass"}');
   });
 });
 

@@ -275,7 +275,7 @@ describe('upstream, cache and rate-limit metrics when configured', () => {
     const start = await scrape(keel.adminUrl);
     const hits = sumOf(start, 'keel_cache_requests_total', { result: 'hit' });
     const misses = sumOf(start, 'keel_cache_requests_total', { result: 'miss' });
-    assert.equal(samplesOf(start, 'keel_cache_requests_total').length, 3, 'hit, miss and stale are shown from the start');
+    assert.equal(samplesOf(start, 'keel_cache_requests_total').length, 4, 'hit, miss, stale and revalidated are shown from the start');
     const first = await getFresh(`${keel.url}/cached`);
     assert.equal(first.headers['x-cache'], 'MISS');
     // The store can trail the answer (the other worker may answer next): ask until a HIT, counting the misses.

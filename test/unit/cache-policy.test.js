@@ -106,6 +106,27 @@ describe('responseFreshness: what a shared cache may keep', () => {
     assert.equal(old.initialAge, 30);
   });
 
+  test('no-cache is kept only with a validator, as always stale (lifetime 0, no stale serving), to be revalidated on each use', () => {
+    assert.equal(fresh({ 'cache-control': 'no-cache' }).refusal, 'no-cache');
+    assert.equal(fresh({ 'cache-control': 'no-cache', 'last-modified': 'not a date' }).refusal, 'no-cache');
+    for (const validator of [{ etag: '"a"' }, { 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }]) {
+      const f = fresh({ 'cache-control': 'no-cache, max-age=60, stale-while-revalidate=30, stale-if-error=60', ...validator });
+      assert.equal(f.refusal, '');
+      assert.equal(f.revalidatable, true);
+      assert.deepEqual([f.lifetime, f.staleWhileRevalidate, f.staleIfError], [0, 0, 0]);
+      // Age 0, the instant it arrived, is already stale and may not be served stale.
+      assert.equal(entryState({ ...f, responseTime: NOW }, requestPolicy(undefined), NOW), 'expired');
+    }
+    // Without no-cache, a lifetime of 0 is still nothing worth keeping, validator or not.
+    assert.equal(fresh({ 'cache-control': 'max-age=0', etag: '"a"' }).refusal, 'no-freshness');
+  });
+
+  test('an entry with a validator stays in the store 10 minutes past its stale windows, to be revalidated', () => {
+    assert.equal(storeTtlMs(fresh({ 'cache-control': 'max-age=100, stale-while-revalidate=50', etag: '"a"' })), 750_000);
+    assert.equal(storeTtlMs(fresh({ 'cache-control': 'no-cache', etag: '"a"' })), 600_000);
+    assert.equal(fresh({ 'cache-control': 'max-age=100' }).revalidatable, false);
+  });
+
   test('must-revalidate turns off serving stale', () => {
     const f = fresh({ 'cache-control': 'max-age=60, stale-while-revalidate=30, must-revalidate' });
     assert.equal(f.staleWhileRevalidate, 0);

@@ -53,12 +53,14 @@ describe('request counters', () => {
     counters.record('GET', 2, 200, 3, 0, 100, 0, false);
     counters.record('GET', 2, 200, 3, 0, 100, 0, false);
     counters.record('POST', 1, 503, 12, 50, 10, 2, true);
+    // A revalidated answer (CACHE_REVALIDATED = 4) has its own count.
+    counters.record('GET', 2, 200, 3, 0, 0, 4, false);
     const first = counters.take();
     // (method × 3 routes + route) × 5 + class
-    assert.deepEqual(first.requests, [(0 * 3 + 2) * 5 + 1, 2, (2 * 3 + 1) * 5 + 4, 1]);
+    assert.deepEqual(first.requests, [(0 * 3 + 2) * 5 + 1, 3, (2 * 3 + 1) * 5 + 4, 1]);
     assert.equal(first.requestBytes, 50);
     assert.equal(first.responseBytes, 210);
-    assert.deepEqual(first.cache, [0, 1, 0]);
+    assert.deepEqual(first.cache, [0, 1, 0, 1]);
     assert.deepEqual(first.limited, [1, 1]);
     const second = counters.take();
     assert.deepEqual(second.requests, []);
@@ -169,7 +171,7 @@ describe('workers, slots and restarts', () => {
     const a = record();
     t.workerStarted(a);
     const routes = ['none', 'app'];
-    t.fold(a, { routes, requests: [(0 * 2 + 1) * 5 + 1, 3, (0 * 2 + 1) * 5 + 4, 1], durations: [5, 4], durationSumSeconds: 0.01, requestBytes: 0, responseBytes: 40, inflight: 2, rss: 5, eventLoopDelay: 0, cache: [0, 0, 0], limited: [], upstreams: [], errors: [] });
+    t.fold(a, { routes, requests: [(0 * 2 + 1) * 5 + 1, 3, (0 * 2 + 1) * 5 + 4, 1], durations: [5, 4], durationSumSeconds: 0.01, requestBytes: 0, responseBytes: 40, inflight: 2, rss: 5, eventLoopDelay: 0, cache: [0, 0, 0, 0], limited: [], upstreams: [], errors: [] });
     assert.equal(t.inflight(), 2);
     a.state = 'dead';
     t.workerExited(a, false);

@@ -4,7 +4,9 @@
  * conditional headers turn a kept response into a 304. No I/O here, so it is unit-tested directly.
  *
  * keel keeps only responses with explicit freshness (s-maxage, max-age or Expires), as Nginx's
- * proxy_cache does without proxy_cache_valid: no heuristic freshness from Last-Modified.
+ * proxy_cache does without proxy_cache_valid: no heuristic freshness from Last-Modified. A response
+ * with a validator (ETag or Last-Modified) is kept past its freshness, and a `no-cache` one with a
+ * validator at all, so it can be revalidated with a conditional request (see revalidation.ts).
  */
 
 /** Cache-Control directives keel acts on; delta-seconds are -1 when absent. */
@@ -136,10 +138,12 @@ export interface Freshness {
   readonly staleWhileRevalidate: number;
   /** Seconds after expiry a stale copy may stand in for an error (RFC 5861); 0 with must-revalidate. */
   readonly staleIfError: number;
+  /** It carries a validator (ETag or a valid Last-Modified): once stale it can be revalidated instead of refetched. */
+  readonly revalidatable: boolean;
 }
 
 function refused(refusal: Refusal): Freshness {
-  return { refusal, lifetime: 0, initialAge: 0, staleWhileRevalidate: 0, staleIfError: 0 };
+  return { refusal, lifetime: 0, initialAge: 0, staleWhileRevalidate: 0, staleIfError: 0, revalidatable: false };
 }
 
 function one(value: string | readonly string[] | number | undefined): string | undefined {
@@ -156,10 +160,11 @@ export function httpDate(value: string | undefined): number {
 /**
  * Whether a response may be kept by a shared cache, and its freshness (RFC 9111 §3, §4.2). Kept only
  * with explicit freshness: s-maxage (wins, this is a shared cache), then max-age, then Expires − Date.
- * Never kept: no-store, private, no-cache (keel does not revalidate with the origin, so a response
- * that must be revalidated on every use is not worth keeping), Set-Cookie (one client's cookie must
- * never reach another, as Nginx's default), Vary: *, and requests with Authorization unless the
- * response says public or s-maxage (§3.5).
+ * no-cache is kept only with a validator, and then as always stale (lifetime 0, no stale serving):
+ * every use is revalidated with the origin first (§5.2.2.4). Never kept: no-store, private, no-cache
+ * without a validator (nothing to revalidate with), Set-Cookie (one client's cookie must never reach
+ * another, as Nginx's default), Vary: *, and requests with Authorization unless the response says
+ * public or s-maxage (§3.5).
  */
 export function responseFreshness(facts: ResponseFacts): Freshness {
   if (!STORABLE_STATUS.has(facts.status)) return refused('status');
@@ -167,7 +172,8 @@ export function responseFreshness(facts: ResponseFacts): Freshness {
   const d = parseCacheControl(headers['cache-control'] as string | string[] | undefined);
   if (d.noStore) return refused('no-store');
   if (d.private) return refused('private');
-  if (d.noCache) return refused('no-cache');
+  const revalidatable = headers.etag !== undefined || !Number.isNaN(httpDate(one(headers['last-modified'])));
+  if (d.noCache && !revalidatable) return refused('no-cache');
   if (headers['set-cookie'] !== undefined) return refused('set-cookie');
   if (facts.authorized && !d.public && d.sMaxAge < 0 && !d.mustRevalidate) return refused('authorization');
   const vary = one(headers.vary);
@@ -175,7 +181,8 @@ export function responseFreshness(facts: ResponseFacts): Freshness {
 
   const dateValue = httpDate(one(headers.date));
   let lifetime: number;
-  if (d.sMaxAge >= 0) lifetime = d.sMaxAge;
+  if (d.noCache) lifetime = 0;
+  else if (d.sMaxAge >= 0) lifetime = d.sMaxAge;
   else if (d.maxAge >= 0) lifetime = d.maxAge;
   else {
     const expires = one(headers.expires);
@@ -185,17 +192,17 @@ export function responseFreshness(facts: ResponseFacts): Freshness {
     const base = Number.isNaN(dateValue) ? facts.responseTime : dateValue;
     lifetime = Number.isNaN(expiresAt) ? 0 : Math.max(0, Math.floor((expiresAt - base) / 1000));
   }
-  const swr = d.mustRevalidate ? 0 : Math.max(0, d.staleWhileRevalidate);
-  const sie = d.mustRevalidate ? 0 : Math.max(0, d.staleIfError);
-  // Nothing to serve, fresh or stale: not worth a store write.
-  if (lifetime <= 0 && swr <= 0 && sie <= 0) return refused('no-freshness');
+  const swr = d.mustRevalidate || d.noCache ? 0 : Math.max(0, d.staleWhileRevalidate);
+  const sie = d.mustRevalidate || d.noCache ? 0 : Math.max(0, d.staleIfError);
+  // Nothing to serve, fresh or stale: not worth a store write (no-cache is kept to be revalidated).
+  if (lifetime <= 0 && swr <= 0 && sie <= 0 && !d.noCache) return refused('no-freshness');
 
   // §4.2.3: the age it already had when it reached keel.
   const ageValue = deltaSeconds(one(headers.age));
   const apparentAge = Number.isNaN(dateValue) ? 0 : Math.max(0, (facts.responseTime - dateValue) / 1000);
   const responseDelay = Math.max(0, (facts.responseTime - facts.requestTime) / 1000);
   const initialAge = Math.max(apparentAge, ageValue + responseDelay);
-  return { refusal: '', lifetime, initialAge, staleWhileRevalidate: swr, staleIfError: sie };
+  return { refusal: '', lifetime, initialAge, staleWhileRevalidate: swr, staleIfError: sie, revalidatable };
 }
 
 /** An entry's age in seconds now (§4.2.3): its initial age plus the time it has been kept. */
@@ -219,14 +226,21 @@ export function entryState(
   const left = entry.lifetime - age;
   if (left > Math.max(0, request.minFresh)) return 'fresh';
   if (request.maxAge >= 0 || request.minFresh >= 0) return 'expired';
-  if (-left <= entry.staleWhileRevalidate) return 'stale-while-revalidate';
-  if (-left <= entry.staleIfError) return 'stale-if-error';
+  // A window of 0 is none: an always-stale (no-cache) entry of age 0 must not be served stale.
+  if (entry.staleWhileRevalidate > 0 && -left <= entry.staleWhileRevalidate) return 'stale-while-revalidate';
+  if (entry.staleIfError > 0 && -left <= entry.staleIfError) return 'stale-if-error';
   return 'expired';
 }
 
-/** How long the store should keep an entry, ms: until no rule could still serve it. */
+/**
+ * How long an entry with a validator stays in the store past its stale windows, seconds, to be
+ * revalidated rather than refetched (Nginx's proxy_cache_path inactive= default, 10 minutes).
+ */
+export const REVALIDATE_KEEP_SECONDS = 600;
+
+/** How long the store should keep an entry, ms: until no rule could still serve or revalidate it. */
 export function storeTtlMs(f: Freshness): number {
-  const usable = f.lifetime - f.initialAge + Math.max(f.staleWhileRevalidate, f.staleIfError);
+  const usable = f.lifetime - f.initialAge + Math.max(f.staleWhileRevalidate, f.staleIfError) + (f.revalidatable ? REVALIDATE_KEEP_SECONDS : 0);
   return Math.max(0, Math.ceil(usable * 1000));
 }
 

@@ -4,17 +4,20 @@
  *
  * For a GET or HEAD: look the key up (primary key, then the variant key when the resource varies);
  * a fresh entry is answered here (X-Cache: HIT), a stale one inside its stale-while-revalidate
- * window too (X-Cache: STALE) while one background refresh runs. Otherwise the request goes on
- * (X-Cache: MISS) and the answer is recorded as it streams to the client, then kept if allowed.
- * Concurrent misses for one key make one request: the first takes the key's lock in the store
+ * window too (X-Cache: STALE) while one background refresh runs. A stale entry with a validator
+ * (ETag, Last-Modified) is revalidated, as Nginx's proxy_cache_revalidate: the request goes on with
+ * If-None-Match/If-Modified-Since, and a 304 refreshes the entry, whose body answers the client
+ * (X-Cache: REVALIDATED). Otherwise the request goes on (X-Cache: MISS) and the answer is recorded
+ * as it streams to the client, then kept if allowed.
+ * Concurrent misses (and revalidations) for one key make one request: the first takes the key's lock in the store
  * (shared by all workers, or all machines with Redis); the others poll for the entry for up to
  * WAIT_MS, then go on by themselves. Other methods pass (X-Cache: BYPASS); a successful unsafe one
  * (POST, PUT, PATCH, DELETE) drops what is kept for its URL (RFC 9111 §4.4).
  *
  * The store failing (Redis down, primary gone) never fails a request: it is a miss, logged once.
  */
-import { CACHE_HIT, CACHE_MISS, CACHE_STALE } from '../../observe/metric-names.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CACHE_HIT, CACHE_MISS, CACHE_REVALIDATED, CACHE_STALE } from '../../observe/metric-names.js';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../../config/resolve.js';
 import type { ErrorLog } from '../../observe/error-log.js';
@@ -24,6 +27,7 @@ import type { Target } from '../router.js';
 import { primaryKey, varyNames, variantKey } from './cache-key.js';
 import { type EntryMeta, PASS_META, PASS_TTL_MS, entryMeta, headerText, hitHeaders, keptHeaders, notModifiedHeaders, parseMeta } from './cache-entry.js';
 import { type Freshness, type RequestPolicy, currentAge, entryState, isNotModified, requestPolicy, responseFreshness, storeTtlMs } from './cache-policy.js';
+import { addConditionals, canRevalidate, refreshedHeaders, stripConditionals } from './revalidation.js';
 import type { CacheStore, StoredRecord } from './cache-store.js';
 import { PrimaryStore } from './memory-store.js';
 import { RedisStore } from './redis-store.js';
@@ -68,7 +72,7 @@ function hostOf(req: IncomingMessage): string | undefined {
   return req.headers.host ?? (req.headers[':authority'] as string | undefined);
 }
 
-/** A stale entry kept in reserve for stale-if-error. */
+/** A stale entry kept in reserve for stale-if-error, or being revalidated. */
 interface Stale {
   readonly meta: EntryMeta;
   readonly body: Buffer;
@@ -181,6 +185,7 @@ class ResponseCache implements CacheStage {
     const found = await this.find(key, req);
     const now = Date.now();
     let fallback: Stale | null = null;
+    let revalidate: Stale | null = null;
     if (found.meta !== null) {
       const state = entryState(found.meta, policy, now);
       if (state === 'fresh') return this.answer(req, res, found.meta, found.body!, 'HIT', now);
@@ -190,6 +195,7 @@ class ResponseCache implements CacheStage {
         return;
       }
       if (state === 'stale-if-error') fallback = { meta: found.meta, body: found.body! };
+      if (canRevalidate(found.meta)) revalidate = fallback ?? { meta: found.meta, body: found.body! };
     }
     if (policy.onlyIfCached) {
       res.setHeader('x-cache', 'MISS');
@@ -199,12 +205,23 @@ class ResponseCache implements CacheStage {
     }
     if (!mayStore || !policy.store) return this.fetch(req, res, target, next, key, null, '', false, false);
     // A pass record, or a request with credentials (its answer is likely personal, and others should not queue on it): no lock.
-    if (found.pass || req.headers.authorization !== undefined) return this.fetch(req, res, target, next, key, null, '', true, false, fallback);
-    await this.fetchOnce(req, res, target, next, key, found.key, policy, now, fallback);
+    if (found.pass || req.headers.authorization !== undefined) return this.fetch(req, res, target, next, key, null, '', true, false, fallback, revalidate);
+    await this.fetchOnce(req, res, target, next, key, found.key, policy, now, fallback, revalidate);
   }
 
   /** One fetch per key: take the lock and fetch, or wait for whoever holds it. */
-  private async fetchOnce(req: IncomingMessage, res: ServerResponse, target: Target, next: CallTarget, key: string, at: string, policy: RequestPolicy, start: number, fallback: Stale | null): Promise<void> {
+  private async fetchOnce(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Target,
+    next: CallTarget,
+    key: string,
+    at: string,
+    policy: RequestPolicy,
+    start: number,
+    fallback: Stale | null,
+    revalidate: Stale | null,
+  ): Promise<void> {
     let entryKey = at;
     let delay = 10;
     for (;;) {
@@ -212,15 +229,16 @@ class ResponseCache implements CacheStage {
       const locked = await this.safeLock(entryKey, token);
       if (locked === null) return this.fetch(req, res, target, next, key, null, '', false, false);
       if (locked) {
-        // Someone may have stored it between our lookup and the lock.
+        // Someone may have stored (or revalidated) it between our lookup and the lock.
         const again = await this.find(key, req);
-        if (again.meta !== null && entryState(again.meta, policy, Date.now()) === 'fresh') {
+        if (again.meta !== null && answers(again.meta, policy, start, Date.now())) {
           void this.store.unlock(entryKey, token).catch(() => {});
           return this.answer(req, res, again.meta, again.body!, 'HIT', Date.now());
         }
-        return this.fetch(req, res, target, next, key, entryKey, token, true, false, fallback);
+        if (again.meta !== null && canRevalidate(again.meta)) revalidate = { meta: again.meta, body: again.body! };
+        return this.fetch(req, res, target, next, key, entryKey, token, true, false, fallback, revalidate);
       }
-      if (Date.now() - start >= WAIT_MS) return this.fetch(req, res, target, next, key, null, '', true, false, fallback);
+      if (Date.now() - start >= WAIT_MS) return this.fetch(req, res, target, next, key, null, '', true, false, fallback, revalidate);
       await sleep(delay);
       delay = Math.min(delay * 2, 100);
       if (res.destroyed) return;
@@ -228,8 +246,7 @@ class ResponseCache implements CacheStage {
       entryKey = found.key;
       if (found.meta !== null) {
         const now = Date.now();
-        const state = entryState(found.meta, policy, now);
-        if (state === 'fresh') return this.answer(req, res, found.meta, found.body!, 'HIT', now);
+        if (answers(found.meta, policy, start, now)) return this.answer(req, res, found.meta, found.body!, 'HIT', now);
       }
       if (found.pass) return this.fetch(req, res, target, next, key, null, '', true, false);
     }
@@ -269,6 +286,7 @@ class ResponseCache implements CacheStage {
     store: boolean,
     refresh: boolean,
     fallback: Stale | null = null,
+    revalidate: Stale | null = null,
   ): void {
     if (!refresh) {
       if (res.headersSent || res.writableEnded || res.destroyed) {
@@ -283,12 +301,14 @@ class ResponseCache implements CacheStage {
       next(req, res, target);
       return;
     }
-    const job = new Fetch(this, req, key, lockedKey, token, refresh, fallback);
+    const job = new Fetch(this, req, key, lockedKey, token, refresh, fallback, revalidate);
     // A HEAD goes on as a GET so there is a body to keep (Nginx's proxy_cache_convert_head); the client still gets the head only.
     const clientHead = req.method === 'HEAD';
     if (clientHead) req.method = 'GET';
     // The answer must be the full representation: conditionals are answered here, from what comes back.
     if (job.ifNoneMatch !== undefined || job.ifModifiedSince !== undefined) stripConditionals(req);
+    // Revalidation: the app or upstream is asked whether the kept entry is still good (a 304 refreshes it).
+    if (revalidate !== null) addConditionals(req, revalidate.meta);
     const capture = captureResponse(res, job, this.maxEntry, clientHead);
     if (!refresh) capture.xCache = 'MISS';
     if (lockedKey !== null) res.once('close', onFetchClose);
@@ -308,7 +328,8 @@ class ResponseCache implements CacheStage {
           return;
         }
         const { req, res } = shadowExchange(original);
-        this.fetch(req, res, target, next, key, entryKey, token, true, true);
+        const revalidate = again.meta !== null && canRevalidate(again.meta) ? { meta: again.meta, body: again.body! } : null;
+        this.fetch(req, res, target, next, key, entryKey, token, true, true, null, revalidate);
         return new Promise((resolve) => res.once('close', resolve));
       },
       (err: unknown) => this.warnStore(err),
@@ -318,13 +339,54 @@ class ResponseCache implements CacheStage {
   }
 
   /** Keeps a recorded answer under its key (and its vary record), then releases the lock. */
-  async keep(job: Fetch, capture: Capture, freshness: Freshness, names: readonly string[]): Promise<void> {
+  keepCapture(job: Fetch, capture: Capture, freshness: Freshness, names: readonly string[]): Promise<void> {
     const headers = keptHeaders(capture.headers);
     // Node adds Date below this stage; a hit must carry the original one (with Age), not the time of the hit.
     if (headers.date === undefined) headers.date = new Date(capture.responseTime).toUTCString();
-    const meta = entryMeta(capture.status, headers, freshness, capture.responseTime);
-    const ttl = storeTtlMs(freshness);
-    const body = capture.body();
+    return this.keep(job, entryMeta(capture.status, headers, freshness, capture.responseTime), capture.body(), storeTtlMs(freshness), names);
+  }
+
+  /**
+   * The origin answered a revalidation with 304: the kept entry, its headers updated with the 304's
+   * and its freshness computed again from them (RFC 9111 §4.3.4), is stored back and answers the
+   * client (or a 304 when the client's own conditional matches it), X-Cache: REVALIDATED.
+   */
+  revalidated(job: Fetch, capture: Capture, stale: Stale): void {
+    const notModified = keptHeaders(capture.headers);
+    const headers = refreshedHeaders(stale.meta.headers, notModified, capture.responseTime);
+    // The 304's Age counts towards the refreshed entry's age; keptHeaders leaves it out of what is kept.
+    const age = capture.headers.age;
+    const freshness = responseFreshness({
+      status: stale.meta.status,
+      headers: age === undefined ? headers : { ...headers, age },
+      authorized: job.authorized,
+      requestTime: job.requestTime,
+      responseTime: capture.responseTime,
+    });
+    const meta = entryMeta(stale.meta.status, headers, freshness, capture.responseTime);
+    if (!job.refresh) {
+      job.ctx!.cacheResult = CACHE_REVALIDATED;
+      const body = stale.body;
+      const now = Date.now();
+      const ageNow = currentAge(meta.initialAge, meta.responseTime, now);
+      if (meta.status === 200 && (job.ifNoneMatch !== undefined || job.ifModifiedSince !== undefined) && isNotModified(job.ifNoneMatch, job.ifModifiedSince, headerText(meta.headers.etag), headerText(meta.headers['last-modified']))) {
+        capture.replacement = { status: 304, headers: withCookie(notModifiedHeaders(meta, ageNow, 'REVALIDATED'), capture), body: null };
+      } else {
+        capture.replacement = { status: meta.status, headers: withCookie(hitHeaders(meta, body.length, ageNow, 'REVALIDATED'), capture), body: job.clientHead ? null : body };
+      }
+      capture.swallow = true;
+    }
+    const names = varyNames(headers.vary) ?? [];
+    if (freshness.refusal === '') {
+      void this.keep(job, meta, stale.body, storeTtlMs(freshness), names);
+      return;
+    }
+    // The origin no longer lets it be kept (no-store, private …): it goes (even when no lock is held), as a refused answer would.
+    this.invalidate(names.length > 0 ? variantKey(job.key, names, job.requestHeaders) : job.key);
+    void this.refuse(job, capture.status);
+  }
+
+  private async keep(job: Fetch, meta: EntryMeta, body: Buffer, ttl: number, names: readonly string[]): Promise<void> {
     try {
       if (names.length > 0) {
         await this.store.set(job.key, { meta: JSON.stringify({ kind: 'vary', names }), body: Buffer.alloc(0) }, ttl);
@@ -365,20 +427,20 @@ class ResponseCache implements CacheStage {
   }
 }
 
-function stripConditionals(req: IncomingMessage): void {
-  delete req.headers['if-none-match'];
-  delete req.headers['if-modified-since'];
-  try {
-    const raw = req.rawHeaders;
-    const kept: string[] = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      if (name !== 'if-none-match' && name !== 'if-modified-since') kept.push(raw[i]!, raw[i + 1]!);
-    }
-    req.rawHeaders = kept;
-  } catch {
-    // rawHeaders is read-only on HTTP/2 requests; the parsed headers above are what routes read.
-  }
+/**
+ * Whether a kept entry answers a request that looked at `start`: fresh, or stored (or revalidated)
+ * after the request arrived, so requests waiting on another's fetch share it, even for a no-cache
+ * entry, which is never fresh but was just confirmed by the origin.
+ */
+function answers(meta: EntryMeta, policy: RequestPolicy, start: number, now: number): boolean {
+  return entryState(meta, policy, now) === 'fresh' || (meta.responseTime >= start && policy.maxAge < 0 && policy.minFresh < 0);
+}
+
+/** A 304 that sets a cookie sets it for this client: it joins the kept answer sent instead (and is never kept). */
+function withCookie(headers: OutgoingHttpHeaders, capture: Capture): OutgoingHttpHeaders {
+  const cookie = capture.headers['set-cookie'];
+  if (cookie !== undefined) headers['set-cookie'] = cookie as string | string[];
+  return headers;
 }
 
 /** One request's recording: decides at the head whether it may be kept, keeps it at the end. */
@@ -388,6 +450,8 @@ class Fetch implements CaptureOwner {
   readonly ifModifiedSince: string | undefined;
   readonly authorized: boolean;
   readonly clientHead: boolean;
+  /** The client's request context (its cache result is set on a revalidation). */
+  readonly ctx: IncomingMessage['keel'];
   requestTime = 0;
   freshness: Freshness | null = null;
   names: readonly string[] = [];
@@ -402,7 +466,10 @@ class Fetch implements CaptureOwner {
     readonly token: string,
     readonly refresh: boolean,
     readonly fallback: Stale | null,
+    /** The stale entry asked about with a conditional request, or null. */
+    readonly revalidate: Stale | null,
   ) {
+    this.ctx = req.keel;
     this.clientHead = req.method === 'HEAD';
     this.requestHeaders = req.headers;
     this.ifNoneMatch = req.headers['if-none-match'];
@@ -411,6 +478,12 @@ class Fetch implements CaptureOwner {
   }
 
   onHead(capture: Capture): void {
+    if (capture.status === 304 && this.revalidate !== null) {
+      capture.stop();
+      this.settled = true;
+      this.cache.revalidated(this, capture, this.revalidate);
+      return;
+    }
     const freshness = responseFreshness({
       status: capture.status,
       headers: capture.headers,
@@ -451,7 +524,7 @@ class Fetch implements CaptureOwner {
       void this.cache.refuse(this, capture.status);
       return;
     }
-    void this.cache.keep(this, capture, this.freshness!, this.names);
+    void this.cache.keepCapture(this, capture, this.freshness!, this.names);
   }
 
   onAbandon(capture: Capture): void {

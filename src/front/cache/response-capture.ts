@@ -211,7 +211,11 @@ function captureEnd(this: Captured, chunk?: unknown, encoding?: unknown, cb?: un
     }
   }
   const replacing = capture.replacement?.body;
-  if (replacing) return cb === undefined ? capture.origEnd.call(this, replacing) : capture.origEnd.call(this, replacing, cb);
+  if (replacing) {
+    // HTTP/2's end() writes its chunk through this.write, which swallows here: the real one takes it.
+    this.write = capture.origWrite as ServerResponse['write'];
+    return cb === undefined ? capture.origEnd.call(this, replacing) : capture.origEnd.call(this, replacing, cb);
+  }
   if (capture.swallow || chunk === undefined || chunk === null) return cb === undefined ? capture.origEnd.call(this) : capture.origEnd.call(this, cb);
   return capture.origEnd.call(this, chunk, encoding, cb);
 }
