@@ -28,6 +28,15 @@ function setVersion(file, version) {
   writeFileSync(file, readFileSync(file, 'utf8').replace(/const VERSION = '[^']*';/, `const VERSION = '${version}';`));
 }
 
+/** The JSON lines of an error log (the banner and keel dev's plain lines skipped). */
+function jsonLines(text) {
+  // Complete lines only: the last one may still be arriving.
+  return text.slice(0, text.lastIndexOf('\n')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+/** The primary's line for a worker that died on its own. */
+const isCrashExit = (l) => l.role === 'primary' && /^worker exited unexpectedly/.test(l.msg);
+
 /** Polls with fresh connections until the app answers `body`; returns the ms from `since`. */
 async function waitForAnswer(url, body, since) {
   await waitFor(
@@ -153,22 +162,62 @@ describe('keel dev when the first boot does not load', () => {
 });
 
 describe('keel dev with an app that crashes right after it starts', () => {
+  const CRASHLOOP_FIXTURE = join(ROOT, 'test/fixtures/pm-crashloop.js');
   let keel;
   let file;
+  let spawnedAt;
   before(async () => {
-    const dir = appCopy(join(ROOT, 'test/fixtures/pm-crashloop.js'), 'app.js');
+    const dir = appCopy(CRASHLOOP_FIXTURE, 'app.js');
     file = join(dir, 'app.js');
-    keel = await startDev(dir, 'app.js');
+    // Before the spawn, so every worker start comes after it.
+    spawnedAt = Date.now();
+    // At debug level the primary logs each worker start ("worker starting"), the moment the backoff delays.
+    keel = await startDev(dir, 'app.js', ['--log-level', 'debug']);
   });
   after(() => keel?.stop());
 
-  it('keeps going past the crash-loop limit that stops keel serve, and serves the fix', async () => {
-    // keel serve stops after 5 early exits within a minute (exit 3); keel dev waits for a save.
-    await waitFor(() => keel.stderr.split('worker exited unexpectedly').length > 6, { timeout: 30_000, what: 'six crashes' });
-    assert.equal(keel.exit, null);
+  /** The wait docs/dev.md promises before the restart that follows the n-th early exit: 100 ms doubling, up to 10 s. */
+  const backoffMs = (n) => Math.min(10_000, 100 * 2 ** (n - 1));
+
+  it('logs each crash with its file and line, backs off between restarts, outlives keel serve\'s limit, and reloads the fix', async () => {
+    // keel serve stops after 5 early exits within a minute (exit 3); keel dev keeps restarting.
+    const CRASHES = 6;
+    await waitFor(() => jsonLines(keel.stderr).filter(isCrashExit).length >= CRASHES, { timeout: 30_000, what: `${CRASHES} crashes` });
+    const samples = await scrape(keel.adminUrl);
+    const scrapedAt = Date.now();
+    assert.equal(keel.exit, null, 'keel dev is still up');
+    const lines = jsonLines(keel.stderr);
+
+    // The cause, as the app threw it, with the file and line of the throw: in keel's error log, or
+    // printed by Node when the worker died before keel's handler was in place (a busy machine).
+    const source = readFileSync(CRASHLOOP_FIXTURE, 'utf8').split('\n');
+    const throwLine = source.findIndex((l) => l.includes("throw new Error('boom: crash-loop fixture')"));
+    const where = `app.js:${throwLine + 1}:${source[throwLine].indexOf('new Error') + 1}`;
+    await waitFor(() => keel.stderr.split(where).length - 1 >= CRASHES, { what: `${where} named for each of ${CRASHES} crashes` });
+    const causes = lines.filter((l) => l.role === 'worker' && l.level === 'error' && /uncaught exception/.test(l.msg));
+    for (const c of causes) assert.equal(c.err?.message, 'boom: crash-loop fixture');
+
+    // No spinning: the start that replaces the worker of the n-th crash (the (n+1)-th start) comes
+    // no sooner than the n-th backoff after that crash. (A lower bound only: a busy machine makes
+    // the gaps longer, never shorter.)
+    const exits = lines.filter(isCrashExit).map((l) => Date.parse(l.time));
+    const startTimes = lines.filter((l) => l.role === 'primary' && l.msg === 'worker starting').map((l) => Date.parse(l.time));
+    assert.ok(startTimes.length >= CRASHES, `a start for the first worker and each restart: ${startTimes.length}`);
+    const gaps = startTimes.slice(1).map((at, i) => ({ crash: i + 1, ms: at - exits[i], atLeast: backoffMs(i + 1) }));
+    for (const gap of gaps) assert.ok(gap.ms >= gap.atLeast, `the restart after crash ${gap.crash} started ${gap.ms} ms after it, before its ${gap.atLeast} ms backoff: ${JSON.stringify(gaps)}`);
+    // The same from /metrics: start k+1 comes at least 100·(2^k − 1) ms after the first, so the
+    // starts counted by the scrape are bounded by the time since keel was spawned.
+    const starts = sumOf(samples, 'keel_worker_starts_total');
+    const mostStarts = 1 + Math.floor(Math.log2((scrapedAt - spawnedAt) / 100 + 1));
+    assert.ok(starts >= CRASHES && starts <= mostStarts, `keel_worker_starts_total ${starts} after ${scrapedAt - spawnedAt} ms: at most ${mostStarts} with the backoff`);
+    assert.ok(sumOf(samples, 'keel_worker_restarts_total', { reason: 'crash' }) >= CRASHES);
+
+    // A save with working code brings the app back through a reload, whatever backoff the crashes built up.
     copyFileSync(JS_FIXTURE, file);
     setVersion(file, 'no-crash');
     await waitForAnswer(keel.url, 'version no-crash\n', performance.now());
+    await waitFor(() => /keel dev: reloaded in \d+ ms \(file changed: app\.js\)/.test(keel.stderr), { what: 'the reload line naming app.js' });
+    assert.equal(keel.exit, null);
   });
 });
 
