@@ -214,7 +214,7 @@ describe('keel dev with an app that crashes right after it starts', () => {
     const startLines = lines.filter((l) => l.role === 'primary' && l.msg === 'worker starting');
     assert.ok(startLines.length >= CRASHES, `a start for the first worker and each restart: ${startLines.length}`);
     let inARow = 0;
-    const gaps = startLines.slice(1).map((start, i) => {
+    const gaps = startLines.slice(1, exits.length + 1).map((start, i) => {
       inARow = exits[i].uptime_s < 5 ? inARow + 1 : 0;
       const crashedAt = loggedAt.get(exits[i].worker_pid) ?? Date.parse(exits[i].time);
       return { crash: i + 1, uptime_s: exits[i].uptime_s, ms: Date.parse(start.time) - crashedAt, atLeast: inARow === 0 ? 0 : backoffMs(inARow) };
