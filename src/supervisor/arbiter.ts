@@ -26,6 +26,11 @@ const BOOT_TIMEOUT_MS = 120_000;
 /** Extra time past --graceful-timeout before a draining worker is killed. */
 export const KILL_GRACE_MS = 2000;
 
+/** The wait before the restart that follows the n-th early exit in a row: 100 ms doubling, up to MAX_BACKOFF_MS. */
+function backoffAfter(earlyExits: number): number {
+  return earlyExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (earlyExits - 1));
+}
+
 export type Phase = 'starting' | 'running' | 'reloading' | 'stopping';
 
 /**
@@ -358,7 +363,10 @@ export class Arbiter {
         this.log.error({ worker_pid: record.pid, code: message.code, err: { message: message.message, stack: message.stack } }, 'worker failed to boot');
         break;
       case MSG.retiring:
-        if (record.retireReason === null) record.retireReason = 'crash';
+        if (record.retireReason === null) {
+          record.retireReason = 'crash';
+          this.holdRespawnForCrash(record);
+        }
         record.crashCause = message.cause ?? null;
         record.state = 'draining';
         this.armKill(record);
@@ -507,8 +515,19 @@ export class Arbiter {
       const err: KeelError = keelError('KEEL_ERR_BOOT_LOOP', { count: String(earlyExits), cause });
       return this.fail(err.exitCode, err.message);
     }
-    const backoff = earlyExits === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 100 * 2 ** (earlyExits - 1));
-    this.respawnAt = Date.now() + backoff;
+    this.respawnAt = Date.now() + backoffAfter(earlyExits);
+  }
+
+  /**
+   * A worker that crashes on an uncaught exception says so before it exits, and the loop forks its
+   * replacement as soon as the slot is free: the backoff its exit will earn must hold that fork
+   * already, or a crash loop restarts at once every other time.
+   */
+  private holdRespawnForCrash(record: WorkerRecord): void {
+    const now = Date.now();
+    if (now - record.startedAt >= EARLY_EXIT_MS) return;
+    const recent = this.earlyExitTimes.filter((t) => now - t < CRASH_LOOP_WINDOW_MS).length;
+    this.respawnAt = Math.max(this.respawnAt, now + backoffAfter(recent + 1));
   }
 
   private abandonGeneration(): void {

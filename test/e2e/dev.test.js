@@ -9,7 +9,8 @@ import { startDev } from '../helpers/dev.js';
 import { getFresh } from '../helpers/http.js';
 import { ROOT, runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { scrape, sumOf } from '../helpers/prom-text.js';
+import { waitFor } from '../helpers/wait.js';
 
 const JS_FIXTURE = join(ROOT, 'test/fixtures/dev-app.js');
 const TS_FIXTURE = join(ROOT, 'test/fixtures/dev-app.ts');
@@ -26,6 +27,15 @@ function appCopy(fixture, name) {
 function setVersion(file, version) {
   writeFileSync(file, readFileSync(file, 'utf8').replace(/const VERSION = '[^']*';/, `const VERSION = '${version}';`));
 }
+
+/** The JSON lines of an error log (the banner and keel dev's plain lines skipped). */
+function jsonLines(text) {
+  // Complete lines only: the last one may still be arriving.
+  return text.slice(0, text.lastIndexOf('\n')).split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+/** The primary's line for a worker that died on its own. */
+const isCrashExit = (l) => l.role === 'primary' && /^worker exited unexpectedly/.test(l.msg);
 
 /** Polls with fresh connections until the app answers `body`; returns the ms from `since`. */
 async function waitForAnswer(url, body, since) {
@@ -63,16 +73,19 @@ describe('keel dev on a JavaScript app', () => {
   });
 
   it('reloads the app after an edit, and logs "reloaded in N ms (file changed: app.js)"', async (t) => {
+    const reloadLines = () => keel.stderr.match(/keel dev: reloaded in \d+ ms \(file changed: app\.js\)/g)?.length ?? 0;
     const times = [];
     for (let i = 1; i <= 10; i++) {
-      // Pacing, not waiting for a result: edits a developer's pace apart, so the measure is of the
-      // usual reload (keel dev's spare worker has started meanwhile), not of edits faster than Node starts.
-      await sleep(1500);
+      // Paced like a developer's saves, which come seconds apart: each edit waits for the last
+      // reload to be over and keel dev's spare worker to have started, so the measure is of the
+      // usual reload, not of edits faster than Node starts.
+      await keel.waitSpareReady();
+      const reloads = reloadLines();
       const started = performance.now();
       setVersion(file, `edit-${i}`);
       times.push(await waitForAnswer(keel.url, `version edit-${i}\n`, started));
+      await waitFor(() => reloadLines() > reloads, { timeout: RELOAD_WAIT, what: `keel dev's reload line for edit ${i}` });
     }
-    await waitFor(() => /keel dev: reloaded in \d+ ms \(file changed: app\.js\)/.test(keel.stderr), { what: 'the reload line' });
     times.sort((a, b) => a - b);
     const ms = (v) => `${Math.round(v)} ms`;
     // Measured, not asserted: the machine is shared and noisy.
@@ -149,22 +162,75 @@ describe('keel dev when the first boot does not load', () => {
 });
 
 describe('keel dev with an app that crashes right after it starts', () => {
+  // Crashes 400 ms after its import, well within the 5 s that make an exit early, and late enough
+  // that a busy machine still has the worker listening, and keel's handler in place, by then.
+  const CRASHING_APP = [
+    'export default function app(req, res) {',
+    "  res.end('not for long\\n');",
+    '}',
+    '',
+    'setTimeout(() => {',
+    "  throw new Error('boom: crash-loop app');",
+    '}, 400);',
+    '',
+  ].join('\n');
   let keel;
   let file;
   before(async () => {
-    const dir = appCopy(join(ROOT, 'test/fixtures/pm-crashloop.js'), 'app.js');
+    const dir = tempDir('keel-dev-');
     file = join(dir, 'app.js');
-    keel = await startDev(dir, 'app.js');
+    writeFileSync(file, CRASHING_APP);
+    // At debug level the primary logs each worker start ("worker starting"), the moment the backoff delays.
+    keel = await startDev(dir, 'app.js', ['--log-level', 'debug']);
   });
   after(() => keel?.stop());
 
-  it('keeps going past the crash-loop limit that stops keel serve, and serves the fix', async () => {
-    // keel serve stops after 5 early exits within a minute (exit 3); keel dev waits for a save.
-    await waitFor(() => keel.stderr.split('worker exited unexpectedly').length > 6, { timeout: 30_000, what: 'six crashes' });
-    assert.equal(keel.exit, null);
+  /** The wait docs/dev.md promises before the restart that follows the n-th early exit: 100 ms doubling, up to 10 s. */
+  const backoffMs = (n) => Math.min(10_000, 100 * 2 ** (n - 1));
+
+  it('logs each crash with its file and line, backs off between restarts, outlives keel serve\'s limit, and reloads the fix', async () => {
+    // keel serve stops after 5 early exits within a minute (exit 3); keel dev keeps restarting.
+    const CRASHES = 6;
+    await waitFor(() => jsonLines(keel.stderr).filter(isCrashExit).length >= CRASHES, { timeout: 45_000, what: `${CRASHES} crashes` });
+    const samples = await scrape(keel.adminUrl);
+    assert.equal(keel.exit, null, 'keel dev is still up');
+    const lines = jsonLines(keel.stderr);
+
+    // The cause, as the app threw it, with the file and line of the throw: in keel's error log, or
+    // printed by Node when the worker died before keel's handler was in place (a busy machine).
+    const source = CRASHING_APP.split('\n');
+    const throwLine = source.findIndex((l) => l.includes("throw new Error('boom: crash-loop app')"));
+    const where = `app.js:${throwLine + 1}:${source[throwLine].indexOf('new Error') + 1}`;
+    await waitFor(() => keel.stderr.split(where).length - 1 >= CRASHES, { what: `${where} named for each of ${CRASHES} crashes` });
+    const causes = lines.filter((l) => l.role === 'worker' && l.level === 'error' && /uncaught exception/.test(l.msg));
+    for (const c of causes) assert.equal(c.err?.message, 'boom: crash-loop app');
+
+    // No spinning: the start that replaces the worker of the n-th crash in a row (the (n+1)-th start)
+    // comes no sooner than the n-th backoff after that crash, counted from when the worker logged
+    // its error (else from its exit). A crash more than 5 s after its start is not early and begins
+    // a new row. A lower bound only: a busy machine makes the gaps longer, never shorter.
+    const loggedAt = new Map(causes.map((c) => [c.pid, Date.parse(c.time)]));
+    const exits = lines.filter(isCrashExit);
+    const startLines = lines.filter((l) => l.role === 'primary' && l.msg === 'worker starting');
+    assert.ok(startLines.length >= CRASHES, `a start for the first worker and each restart: ${startLines.length}`);
+    let inARow = 0;
+    const gaps = startLines.slice(1, exits.length + 1).map((start, i) => {
+      inARow = exits[i].uptime_s < 5 ? inARow + 1 : 0;
+      const crashedAt = loggedAt.get(exits[i].worker_pid) ?? Date.parse(exits[i].time);
+      return { crash: i + 1, uptime_s: exits[i].uptime_s, ms: Date.parse(start.time) - crashedAt, atLeast: inARow === 0 ? 0 : backoffMs(inARow) };
+    });
+    for (const gap of gaps) assert.ok(gap.ms >= gap.atLeast, `the restart after crash ${gap.crash} started ${gap.ms} ms after it, before its ${gap.atLeast} ms backoff: ${JSON.stringify(gaps)}\n${keel.stderr}`);
+    // /metrics counts the same starts as the log (read after the scrape, so it may hold one more).
+    const starts = sumOf(samples, 'keel_worker_starts_total');
+    assert.ok(starts >= CRASHES && starts <= startLines.length, `keel_worker_starts_total ${starts}, ${startLines.length} starts logged`);
+    assert.ok(sumOf(samples, 'keel_worker_restarts_total', { reason: 'crash' }) >= CRASHES);
+
+    // A save with working code brings the app back through a reload, whatever backoff the crashes built up.
     copyFileSync(JS_FIXTURE, file);
     setVersion(file, 'no-crash');
     await waitForAnswer(keel.url, 'version no-crash\n', performance.now());
+    await waitFor(() => /keel dev: reloaded in \d+ ms \(file changed: app\.js\)/.test(keel.stderr), { what: 'the reload line naming app.js' });
+    assert.equal(keel.exit, null);
   });
 });
 

@@ -2,11 +2,13 @@
 // load against two workers, then counts that must add up exactly; restart counters against the
 // restarts the test causes; upstream, cache and rate-limit metrics; the error inbox; --admin-token.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { makeCertificates } from '../helpers/certs.js';
 import { getFresh } from '../helpers/http.js';
-import { runKeel, startKeel } from '../helpers/keel.js';
+import { runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { scrape, samplesOf, sumOf } from '../helpers/prom-text.js';
 import { waitFor } from '../helpers/wait.js';
@@ -159,6 +161,90 @@ describe('metrics after a known load on two workers', () => {
     const group = snap.errors.find((g) => g.title.includes('billing API'));
     assert.equal(group.title, 'Error: cannot reach the billing API with [REDACTED]');
     assert.equal(JSON.stringify(snap).includes(SECRET), false);
+  });
+});
+
+describe('event-loop delay of a worker whose loop is blocked', () => {
+  const DELAY = 'keel_worker_event_loop_delay_seconds';
+  /** How long each request holds its worker's event loop, synchronously. */
+  const BLOCK_MS = 300;
+  /** A gauge at or above this means the loop was held; a worker doing nothing stays well under it. */
+  const BLOCKED_S = 0.1;
+  let keel;
+  before(async () => {
+    const dir = tempDir('keel-loop-delay-');
+    writeFileSync(
+      join(dir, 'app.js'),
+      [
+        'export default function app(req, res) {',
+        "  const ms = Number(new URL(req.url, 'http://x').searchParams.get('block') ?? 0);",
+        '  // Busy-waits: nothing else runs in this worker meanwhile, as with a slow synchronous call.',
+        '  const until = Date.now() + ms;',
+        '  while (Date.now() < until);',
+        "  res.writeHead(200, { 'content-type': 'text/plain', 'x-pid': String(process.pid) });",
+        "  res.end('done\\n');",
+        '}',
+        '',
+      ].join('\n'),
+    );
+    keel = await startKeel(join(dir, 'app.js'), [], { workers: 2 });
+  });
+  after(() => keel?.stop());
+
+  /** The gauge per worker pid, from one scrape. */
+  async function delays() {
+    return new Map(samplesOf(await scrape(keel.adminUrl), DELAY).map((s) => [s.labels.worker, s.value]));
+  }
+
+  it('reports the blocked worker at about the block length, and the idle one well under it', async () => {
+    const pids = keel.workerPids().map(String).sort();
+    assert.equal(pids.length, 2);
+    // Before any load: both workers have reported (once a second), each well under the threshold.
+    // Waited for, not read once: a report covering start-up may still show its module loading.
+    await waitFor(
+      async () => {
+        const d = await delays();
+        return pids.every((pid) => d.has(pid) && d.get(pid) < BLOCKED_S);
+      },
+      { timeout: 20_000, interval: 100, what: `both workers reporting ${DELAY} under ${BLOCKED_S} s before the load` },
+    );
+
+    // One kept-alive connection, so every blocking request lands on the same worker.
+    const client = new Client(keel.url, { connections: 1, pipelining: 1 });
+    const blocked = new Set();
+    let seen = null;
+    try {
+      seen = await waitFor(
+        async () => {
+          const res = await client.request({ path: `/?block=${BLOCK_MS}`, method: 'GET', headersTimeout: 10_000 });
+          await res.body.text();
+          assert.equal(res.statusCode, 200);
+          blocked.add(res.headers['x-pid']);
+          const d = await delays();
+          // The gauge is the p99 of the last one-second report: wait for the report that covers a block.
+          return [...blocked].some((pid) => d.get(pid) >= BLOCKED_S) ? d : null;
+        },
+        { timeout: 30_000, interval: 0, what: `${DELAY} of the blocked worker to reach ${BLOCKED_S} s` },
+      );
+    } finally {
+      await client.close().catch(() => {});
+    }
+    assert.equal(blocked.size, 1, `every blocking request went to one worker: ${[...blocked]}`);
+    const [busy] = blocked;
+    const idle = pids.find((pid) => pid !== busy);
+    assert.ok(idle, `the blocked worker ${busy} is one of ${pids}`);
+    const busyDelay = seen.get(busy);
+    // Seconds, not milliseconds: a 300 ms block reads as about 0.3.
+    assert.ok(busyDelay >= BLOCKED_S && busyDelay < 5, `blocked worker ${busy}: ${DELAY} ${busyDelay}`);
+    assert.ok(seen.get(idle) < BLOCKED_S, `idle worker ${idle}: ${DELAY} ${seen.get(idle)} in the same scrape`);
+
+    // Once the blocks stop, the next reports bring the blocked worker back under the threshold:
+    // the gauge is the last second's p99, not the worst since start.
+    await waitFor(async () => (await delays()).get(busy) < BLOCKED_S, {
+      timeout: 20_000,
+      interval: 100,
+      what: `${DELAY} of worker ${busy} to fall back under ${BLOCKED_S} s after the load`,
+    });
   });
 });
 

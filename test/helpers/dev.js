@@ -2,11 +2,13 @@
 // loopback ports, and cleans it up.
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
-import { KEEL, killTree } from './keel.js';
+import { KEEL, childPids, cpuTicks, killTree } from './keel.js';
 import { freePort } from './ports.js';
 import { waitFor } from './wait.js';
 
 const running = new Set();
+/** A spare whose CPU time stands still this long has loaded keel and waits (it takes ~0.7 s of CPU to get there). */
+const SPARE_QUIET_MS = 300;
 process.on('exit', () => {
   for (const handle of running) if (!handle.exit) killTree(handle.pid);
 });
@@ -34,6 +36,31 @@ export async function startDev(dir, app, args = [], { env = {}, readyTimeout = 3
     stdout: '',
     stderr: '',
     exit: null,
+    /** The pid of the worker keel dev serves with: the last one its primary logged as ready. */
+    servingPid() {
+      const ready = handle.stderr.split('\n').filter((l) => l.startsWith('{') && l.includes('"msg":"worker ready"'));
+      return ready.length > 0 ? JSON.parse(ready.at(-1)).worker_pid : null;
+    },
+    /**
+     * Resolves once keel dev runs exactly two processes, the serving worker and its spare, and the
+     * spare has finished starting: its CPU time has not moved for SPARE_QUIET_MS and it sleeps,
+     * waiting for its config. That is the state a developer's next save usually finds.
+     */
+    async waitSpareReady(timeout = 20_000) {
+      let quiet = null;
+      await waitFor(
+        () => {
+          const serving = handle.servingPid();
+          const pids = childPids(child.pid);
+          const spare = pids.find((pid) => pid !== serving);
+          const cpu = pids.length === 2 && pids.includes(serving) ? cpuTicks(spare) : null;
+          if (!cpu || cpu.state !== 'S') return (quiet = null);
+          if (quiet?.pid !== spare || quiet.ticks !== cpu.ticks) quiet = { pid: spare, ticks: cpu.ticks, since: Date.now() };
+          return Date.now() - quiet.since >= SPARE_QUIET_MS;
+        },
+        { timeout, interval: 50, what: "keel dev's spare worker to finish starting" },
+      );
+    },
     async stop() {
       running.delete(handle);
       if (handle.exit) return;

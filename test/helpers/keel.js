@@ -181,6 +181,20 @@ function parentTable() {
   return parents;
 }
 
+/**
+ * A process's scheduler state (R running, S sleeping, …) and the CPU time it has used, user plus
+ * system, in clock ticks (1/100 s here), from /proc; null once it is gone.
+ */
+export function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0], ticks: Number(fields[11]) + Number(fields[12]) };
+  } catch {
+    return null;
+  }
+}
+
 /** Direct children of a process, from /proc. */
 export function childPids(parent) {
   const pids = [];
