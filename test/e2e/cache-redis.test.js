@@ -90,8 +90,9 @@ describe('response cache in Redis, shared by two keel processes', () => {
   });
 
   it('stale-while-revalidate across machines: STALE, then one refresh', async () => {
-    // The refresh takes 300 ms, so it cannot finish before all three stale lookups are done.
-    const path = '/swr-redis?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300';
+    // The refresh takes 300 ms, so it cannot finish before all three stale lookups are done. The
+    // refreshed answer lives 60 s (then=), so a slow poll cannot find it stale and refresh again.
+    const path = '/swr-redis?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300&then=max-age%3D60';
     await via(a, path);
     await sleep(1300);
     const stale = await Promise.all([via(a, path), via(b, path), via(b, path)]);

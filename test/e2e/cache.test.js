@@ -140,8 +140,9 @@ describe('response cache in memory (--cache)', () => {
   });
 
   it('stale-while-revalidate: a stale entry is served (X-Cache: STALE) while one background refresh replaces it', async () => {
-    // The refresh takes 300 ms, so it cannot finish before the stale lookups are done.
-    const path = '/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300';
+    // The refresh takes 300 ms, so it cannot finish before the stale lookups are done. The refreshed
+    // answer lives 60 s (then=), so a slow poll cannot find it stale and start a second refresh.
+    const path = '/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&delay=300&then=max-age%3D60';
     const first = await get(path);
     assert.equal(first.headers['x-cache'], 'MISS');
     await sleep(1300);
@@ -344,15 +345,20 @@ describe('response cache and routes', () => {
   let keel;
   let upstream;
   let upstreamCalls = 0;
+  const callsByUrl = new Map();
   before(async () => {
-    // A plain upstream for the proxy route, counting its calls.
+    // A plain upstream for the proxy route, counting its calls. `cc` is the first answer's
+    // Cache-Control for a URL, `then` the later ones' (so a refreshed entry can outlive a slow poll).
     const { createServer } = await import('node:http');
     upstream = createServer((req, res) => {
       upstreamCalls++;
       const q = new URL(req.url, 'http://x').searchParams;
+      const seen = callsByUrl.get(req.url) ?? 0;
+      callsByUrl.set(req.url, seen + 1);
+      const cacheControl = (seen > 0 && q.get('then')) || q.get('cc') || 'max-age=60';
       const body = JSON.stringify({ n: upstreamCalls, url: req.url, inm: req.headers['if-none-match'] ?? null });
       const send = () => {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': q.get('cc') ?? 'max-age=60', etag: '"u1"', 'content-length': Buffer.byteLength(body) });
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': cacheControl, etag: '"u1"', 'content-length': Buffer.byteLength(body) });
         res.end(body);
       };
       setTimeout(send, Number(q.get('delay') ?? 0));
@@ -403,7 +409,8 @@ describe('response cache and routes', () => {
   });
 
   it('proxied: stale-while-revalidate refreshes through the upstream in the background', async (t) => {
-    const path = '/api/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30';
+    // The refreshed answer lives 60 s: with max-age=1 again, a poll on a busy machine could find it stale and start a second refresh.
+    const path = '/api/swr?cc=max-age%3D1%2C%20stale-while-revalidate%3D30&then=max-age%3D60';
     const first = await fetchVia(keel.url, path);
     if (first.status === 501) return t.skip('the proxy route is not implemented in this build');
     await sleep(1300);
