@@ -228,6 +228,8 @@ async function defineTests() {
         stateDir = tempDir();
         first = startDriver({ pebble, httpPort, tlsPort, acme: { directoryUrl: pebble.directoryUrl, email: 'ops@keel-acme.test', domains: ['keel-acme.test', 'www.keel-acme.test'], stateDir } });
         await first.waitFor(() => first.certs().length === 1, 'the first certificate');
+        // The renewal is scheduled just after the certificate is handed over: its log line can trail it.
+        await first.waitFor(() => logged(first, 'acme: renewal scheduled').length > 0, 'the renewal to be scheduled');
         firstCert = first.certs()[0];
       });
       after(async () => {
@@ -288,6 +290,8 @@ async function defineTests() {
         const again = startDriver({ pebble, httpPort: null, tlsPort: null, acme: { directoryUrl: pebble.directoryUrl, email: null, domains: ['KEEL-ACME.test', 'www.keel-acme.test', 'keel-acme.test'], stateDir } });
         try {
           await again.waitFor(() => again.certs().length === 1, 'the stored certificate');
+          // The renewal is scheduled just after the certificate is handed over: its log line can trail it.
+          await again.waitFor(() => logged(again, 'acme: renewal scheduled').length > 0, 'the renewal to be scheduled');
           assert.ok(again.events.some((e) => e.type === 'loadStored' && e.found));
           assert.equal(serial(again.certs()[0].certPem), serial(firstCert.certPem));
           assert.equal(logged(again, 'acme: using stored certificate').length, 1);
