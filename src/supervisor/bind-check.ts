@@ -6,6 +6,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import type { BindAddress } from '../config/value-types.js';
+import { bindFailure } from '../bind-failure.js';
 import { keelError } from '../errors.js';
 
 function tryListen(bind: BindAddress & { kind: 'tcp' }): Promise<NodeJS.ErrnoException | null> {
@@ -36,10 +37,7 @@ export async function checkBindable(bind: BindAddress, setting: string): Promise
   }
   if (bind.port === 0) return;
   const err = await tryListen(bind);
-  if (!err) return;
-  if (err.code === 'EADDRINUSE') throw keelError('KEEL_ERR_BIND_IN_USE', { setting, address: bind.text });
-  const reason = err.code === 'EACCES' ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : err.code === 'EADDRNOTAVAIL' ? 'this machine has no such address' : err.message;
-  throw keelError('KEEL_ERR_BIND_FAILED', { setting, address: bind.text, reason });
+  if (err) throw bindFailure(err, bind, setting);
 }
 
 /** unix sockets, 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */

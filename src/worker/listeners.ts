@@ -18,6 +18,7 @@ import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
 import type { UpgradeHandler } from '../front/upgrade-request.js';
+import { bindFailure } from '../bind-failure.js';
 
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -66,11 +67,16 @@ function createAlpnChallengeServer(tls: WorkerTls): TlsServer {
   return server;
 }
 
-function listen(server: NetServer, bind: BindAddress, tls: boolean): Promise<string> {
+/**
+ * Listens on `bind`. A failure is the KeelError the primary's check gives (the port can be taken
+ * between that check and this listen), so keel stops with one clear message instead of restarting.
+ */
+function listen(server: NetServer, bind: BindAddress, tls: boolean, setting: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (err: NodeJS.ErrnoException): void => reject(bindFailure(err, bind, setting));
+    server.once('error', fail);
     const onListening = (): void => {
-      server.removeListener('error', reject);
+      server.removeListener('error', fail);
       const address = server.address();
       const text = typeof address === 'string' || address === null ? `unix:${bind.kind === 'unix' ? bind.path : address}` : address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
       resolve(tls ? `https://${text}` : text);
@@ -234,7 +240,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     const server = createNetServer({ noDelay: true });
     server.on('connection', config.proxyProtocol ? (socket: Socket) => readProxyHeader(socket, config.headerTimeout * 1000, hand) : hand);
     servers.push(server);
-    return listen(server, bind, tls);
+    return listen(server, bind, tls, '--bind');
   };
   for (const bind of config.bind) {
     const tls = isTlsBind(bind, config) && secure !== null;
@@ -249,7 +255,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     };
     const server = createNetServer({ noDelay: true }, hand);
     servers.push(server);
-    await listen(server, config.redirectHttp, false);
+    await listen(server, config.redirectHttp, false, '--redirect-http');
   }
 
   const httpServers = [http, secure as unknown as HttpServer | null, redirect].filter((s): s is HttpServer => s !== null);

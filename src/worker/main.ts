@@ -154,8 +154,10 @@ export async function runWorker(): Promise<void> {
     upgradeHandler,
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
+    // Every worker would fail the same way: a boot failure stops keel with this message (exit 2), not a crash loop.
+    if (isKeelError(err)) send({ type: MSG.bootFailed, code: err.code, message: err.message, stack: err.stack ?? '', exitCode: err.exitCode });
     flushLogs();
-    process.exit(EXIT.usage);
+    process.exit(isKeelError(err) ? err.exitCode : EXIT.usage);
   });
   const stopTimeouts = startRequestTimeouts(config.requestTimeout, inflight, log);
   const stopWatchdog = table && writer ? startWatchdog(table.shared, writer.shared, config.timeout, config.accessLogformat, config.secrets) : () => {};

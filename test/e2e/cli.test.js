@@ -2,13 +2,15 @@
 // app code runs; --help and --version; binds (repeatable, unix sockets, non-loopback with a
 // warning) and the start-up banner.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client, request } from 'undici';
-import { ROOT, runKeel, startKeel, tempDir } from '../helpers/keel.js';
+import { KEEL, ROOT, killTree, runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { connectable, freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
 
 const HELLO = 'examples/hello/app.ts';
 const MARKER_APP = 'test/fixtures/spec-marker.mjs';
@@ -84,6 +86,30 @@ describe('bad input: exit 2, one line naming the setting and what is allowed, no
     const { port } = blocker.address();
     const line = await expectRefusal(['--admin', `127.0.0.1:${port}`]);
     assert.match(line, new RegExp(`^keel: --admin: 127\\.0\\.0\\.1:${port} is already in use`));
+  });
+
+  test('the port is taken after keel checked it, while the worker loads the app: exit 2 naming --bind, not a crash loop', async (t) => {
+    // The app takes 1.5 s to import, so the port can be taken between the primary's check and the worker's listen.
+    const dir = tempDir();
+    writeFileSync(join(dir, 'slow.mjs'), 'await new Promise((r) => setTimeout(r, 1500));\nexport default (req, res) => res.end("late");\n');
+    const port = await freePort();
+    const adminPort = await freePort();
+    const keel = spawn(process.execPath, ['--', KEEL, 'serve', join(dir, 'slow.mjs'), '-w', '2', '--bind', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, '--log-level', 'debug'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let exit = null;
+    keel.on('exit', (code) => (exit = { code }));
+    t.after(() => exit || killTree(keel.pid));
+    let stderr = '';
+    keel.stderr.on('data', (d) => (stderr += d));
+    await waitFor(() => exit || stderr.includes('"msg":"worker starting"'), { timeout: 20_000, what: 'the first worker to start' });
+    assert.equal(exit, null, stderr);
+    const blocker = createServer();
+    await new Promise((resolve) => blocker.listen({ host: '127.0.0.1', port }, resolve));
+    t.after(() => blocker.close());
+    await waitFor(() => exit, { timeout: 20_000, what: 'keel to stop' });
+    assert.equal(exit.code, 2, stderr);
+    assert.match(stderr, new RegExp(`^keel: --bind: 127\\.0\\.0\\.1:${port} is already in use by another process$`, 'm'));
+    assert.doesNotMatch(stderr, /keep exiting/);
+    assert.equal(stderr.split('\n').filter((l) => l.includes('"msg":"worker starting"')).length, 2, 'one generation of workers, no restarts');
   });
 
   test('no APP: exit 2 with the usage', async () => {
