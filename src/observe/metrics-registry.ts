@@ -67,7 +67,7 @@ export function createMetricsRegistry(telemetry: Telemetry): Registry {
     view(METRIC.upstreamHealthy, 'Proxy upstreams: 1 when every worker may send to it, 0 while a health check or failures take it out.', 'gauge', () =>
       telemetry.upstreams().map((u) => ({ labels: { route: u.route, upstream: u.url }, value: u.healthy ? 1 : 0 })),
     ),
-    view(METRIC.cacheRequests, 'Requests the response cache looked up, by result: hit, miss, stale.', 'counter', () =>
+    view(METRIC.cacheRequests, `Requests the response cache looked up, by result: ${CACHE_RESULTS.join(', ')}.`, 'counter', () =>
       telemetry.cacheEnabled ? CACHE_RESULTS.map((result) => ({ labels: { result }, value: telemetry.cache[result] })) : [],
     ),
     view(METRIC.rateLimited, 'Requests refused by a rate or connection limit (429), by route.', 'counter', () =>

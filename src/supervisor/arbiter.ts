@@ -506,7 +506,7 @@ export class Arbiter {
 
   private noteUnexpectedExit(uptimeMs: number, cause: string): void {
     const now = Date.now();
-    this.earlyExitTimes = this.earlyExitTimes.filter((t) => now - t < CRASH_LOOP_WINDOW_MS);
+    this.earlyExitTimes = this.recentEarlyExits(now);
     if (uptimeMs < EARLY_EXIT_MS) this.earlyExitTimes.push(now);
     else this.earlyExitTimes = [];
     const earlyExits = this.earlyExitTimes.length;
@@ -523,11 +523,15 @@ export class Arbiter {
    * replacement as soon as the slot is free: the backoff its exit will earn must hold that fork
    * already, or a crash loop restarts at once every other time.
    */
+  /** The early exits inside the crash-loop window. */
+  private recentEarlyExits(now: number): number[] {
+    return this.earlyExitTimes.filter((t) => now - t < CRASH_LOOP_WINDOW_MS);
+  }
+
   private holdRespawnForCrash(record: WorkerRecord): void {
     const now = Date.now();
     if (now - record.startedAt >= EARLY_EXIT_MS) return;
-    const recent = this.earlyExitTimes.filter((t) => now - t < CRASH_LOOP_WINDOW_MS).length;
-    this.respawnAt = Math.max(this.respawnAt, now + backoffAfter(recent + 1));
+    this.respawnAt = Math.max(this.respawnAt, now + backoffAfter(this.recentEarlyExits(now).length + 1));
   }
 
   private abandonGeneration(): void {

@@ -23,7 +23,7 @@ export async function startDev(dir, app, args = [], { env = {}, readyTimeout = 3
   // A variable given as undefined is removed, so a test can run without one the runner has.
   const childEnv = { ...process.env, ...env };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete childEnv[name];
-  const child = spawn(process.execPath, [KEEL, 'dev', app, '-b', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args], {
+  const child = spawn(process.execPath, ['--', KEEL, 'dev', app, '-b', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort}`, ...args], {
     cwd: dir,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -157,6 +157,11 @@ export function httpDate(value: string | undefined): number {
   return value === undefined ? Number.NaN : Date.parse(value);
 }
 
+/** Whether response headers carry a validator for a conditional request: an ETag, or a Last-Modified that is a date. */
+export function hasValidator(headers: ResponseFacts['headers']): boolean {
+  return headers.etag !== undefined || !Number.isNaN(httpDate(one(headers['last-modified'])));
+}
+
 /**
  * Whether a response may be kept by a shared cache, and its freshness (RFC 9111 §3, §4.2). Kept only
  * with explicit freshness: s-maxage (wins, this is a shared cache), then max-age, then Expires − Date.
@@ -172,7 +177,7 @@ export function responseFreshness(facts: ResponseFacts): Freshness {
   const d = parseCacheControl(headers['cache-control'] as string | string[] | undefined);
   if (d.noStore) return refused('no-store');
   if (d.private) return refused('private');
-  const revalidatable = headers.etag !== undefined || !Number.isNaN(httpDate(one(headers['last-modified'])));
+  const revalidatable = hasValidator(headers);
   if (d.noCache && !revalidatable) return refused('no-cache');
   if (headers['set-cookie'] !== undefined) return refused('set-cookie');
   if (facts.authorized && !d.public && d.sMaxAge < 0 && !d.mustRevalidate) return refused('authorization');

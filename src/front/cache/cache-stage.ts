@@ -195,7 +195,7 @@ class ResponseCache implements CacheStage {
         return;
       }
       if (state === 'stale-if-error') fallback = { meta: found.meta, body: found.body! };
-      if (canRevalidate(found.meta)) revalidate = fallback ?? { meta: found.meta, body: found.body! };
+      revalidate = revalidation(found);
     }
     if (policy.onlyIfCached) {
       res.setHeader('x-cache', 'MISS');
@@ -235,7 +235,7 @@ class ResponseCache implements CacheStage {
           void this.store.unlock(entryKey, token).catch(() => {});
           return this.answer(req, res, again.meta, again.body!, 'HIT', Date.now());
         }
-        if (again.meta !== null && canRevalidate(again.meta)) revalidate = { meta: again.meta, body: again.body! };
+        revalidate = revalidation(again) ?? revalidate;
         return this.fetch(req, res, target, next, key, entryKey, token, true, false, fallback, revalidate);
       }
       if (Date.now() - start >= WAIT_MS) return this.fetch(req, res, target, next, key, null, '', true, false, fallback, revalidate);
@@ -328,8 +328,7 @@ class ResponseCache implements CacheStage {
           return;
         }
         const { req, res } = shadowExchange(original);
-        const revalidate = again.meta !== null && canRevalidate(again.meta) ? { meta: again.meta, body: again.body! } : null;
-        this.fetch(req, res, target, next, key, entryKey, token, true, true, null, revalidate);
+        this.fetch(req, res, target, next, key, entryKey, token, true, true, null, revalidation(again));
         return new Promise((resolve) => res.once('close', resolve));
       },
       (err: unknown) => this.warnStore(err),
@@ -425,6 +424,11 @@ class ResponseCache implements CacheStage {
     await Promise.race([Promise.allSettled([...this.refreshes]), sleep(2000)]);
     await this.store.close();
   }
+}
+
+/** The kept entry a lookup found, when it can be revalidated with the origin; else null. */
+function revalidation(found: Found): Stale | null {
+  return found.meta !== null && canRevalidate(found.meta) ? { meta: found.meta, body: found.body! } : null;
 }
 
 /**

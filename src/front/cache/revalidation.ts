@@ -7,10 +7,11 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { EntryMeta } from './cache-entry.js';
+import { hasValidator } from './cache-policy.js';
 
-/** Whether a kept entry can be revalidated: it has an ETag or a Last-Modified. */
+/** Whether a kept entry can be revalidated: the rule that decided to keep it for that (cache-policy.ts). */
 export function canRevalidate(meta: EntryMeta): boolean {
-  return meta.headers.etag !== undefined || meta.headers['last-modified'] !== undefined;
+  return hasValidator(meta.headers);
 }
 
 function first(value: string | readonly string[] | undefined): string | undefined {
