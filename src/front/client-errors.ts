@@ -11,6 +11,8 @@ import type { ResolvedConfig } from '../config/resolve.js';
 
 /** A method, a space and the start of a target: what the first bytes of a request line look like. */
 const REQUEST_LINE_START = /^[A-Z]+ (?:\/|\*|[a-z][a-z0-9+.-]*:\/\/)/;
+/** How a request line ends, before its CRLF: a space and the protocol version. */
+const REQUEST_LINE_END = /(?:^| )HTTP\/\d\.\d$/;
 
 export type LogRefusal = (socket: Socket, status: number, requestId: string, event: string) => void;
 
@@ -20,10 +22,13 @@ function statusFor(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxLine:
     const raw = err.rawPacket;
     if (!raw) return 431;
     const lineEnd = raw.indexOf('\r\n');
-    // The parser reports only the chunk it choked on. When that chunk starts a request line that does not
-    // end within the limit, the line is the culprit; a chunk from further into the head (a big header
-    // that arrived in pieces) is an oversized header, the usual case.
-    return REQUEST_LINE_START.test(raw.toString('latin1', 0, 24)) && (lineEnd === -1 || lineEnd >= maxLine) ? 414 : 431;
+    // The parser reports only the chunk it choked on, not the head so far. When that chunk starts a
+    // request line that does not end within the limit, the line is the culprit. A chunk from further
+    // into the head is the rest of a request line when its first line ends with the protocol version
+    // (a long line that reached keel in two reads, which a loaded machine does); otherwise it is part
+    // of a big header that arrived in pieces, the usual case.
+    if (REQUEST_LINE_START.test(raw.toString('latin1', 0, 24))) return lineEnd === -1 || lineEnd >= maxLine ? 414 : 431;
+    return lineEnd !== -1 && REQUEST_LINE_END.test(raw.toString('latin1', Math.max(0, lineEnd - 9), lineEnd)) ? 414 : 431;
   }
   return 400;
 }

@@ -131,6 +131,15 @@ describe('front limits (echo app, --max-body 1k, small header limits, --header-t
     assertFrontHeaders(res.headers, '414 overflow');
   });
 
+  it('answers 414 to such a line when it reaches keel in two reads (the parser sees only the second)', async () => {
+    // A loaded machine delivers one 40 KiB write in two reads now and then; here the split is forced.
+    const line = `GET /${'c'.repeat(40 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    const result = await rawExchange(port, [line.slice(0, 20 * 1024), line.slice(20 * 1024)], { delayMs: 50, until: hasResponseHead });
+    const [res] = parseResponses(result.data);
+    assert.equal(res?.status, 414, result.data.toString('latin1').slice(0, 200));
+    assertFrontHeaders(res.headers, '414 overflow in two reads');
+  });
+
   it('answers 431 to more header fields than --limit-request-fields', async () => {
     const fields = Array.from({ length: 45 }, (_, i) => `X-Field-${i}: v\r\n`).join('');
     const result = await rawExchange(port, `GET /many-fields HTTP/1.1\r\nHost: x\r\n${fields}\r\n`, { until: hasResponseHead });
