@@ -14,6 +14,10 @@ import { peerAddressOf } from './proxy-protocol.js';
 import { KeelH2Response } from './response-headers.js';
 import { plainAddress } from './trusted-proxies.js';
 import type { RequestCounters } from '../worker/request-counters.js';
+import type { RequestContext } from './request-context.js';
+
+/** The event of a request the worker was still serving when it got stuck. */
+const WORKER_TIMEOUT = 'worker-timeout';
 
 export interface AccessLogDeps {
   readonly format: AccessFormatter | null;
@@ -42,11 +46,24 @@ function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | n
 export function createAccessLog(deps: AccessLogDeps) {
   const { format, writer, redact, hasSecrets, inflight, onRequestDone, counters } = deps;
 
+  /** Writes a request's line. Only what the client sent can carry a secret into it; the rest is keel's own text. */
+  function writeLine(ctx: RequestContext): void {
+    // Checking those fields spares copying every line through the redactor.
+    if (hasSecrets || ctx.url.includes('@') || ctx.referrer.includes('@') || ctx.userAgent.includes('@')) {
+      ctx.url = redact(ctx.url);
+      ctx.referrer = redact(ctx.referrer);
+      ctx.userAgent = redact(ctx.userAgent);
+    }
+    writer!.write(format!(ctx));
+  }
+
   function logResponseClose(this: ServerResponse): void {
     const ctx = this.req.keel;
     if (!ctx) return;
     onRequestDone();
-    const loggedByWatchdog = inflight.remove(ctx);
+    inflight.remove(ctx);
+    // Only the watchdog sets a status before the response closes: it has written this line already.
+    const loggedByWatchdog = ctx.status !== 0;
     // The metrics need status, bytes and duration too, so they are worked out even without a log.
     ctx.status = this.headersSent ? this.statusCode : 0;
     ctx.bytes = bodyBytes(this, ctx.bytesAtStart, ctx.req.socket);
@@ -57,14 +74,29 @@ export function createAccessLog(deps: AccessLogDeps) {
     }
     if (!format || !writer || loggedByWatchdog) return;
     if (ctx.event === '' && !this.writableFinished) ctx.event = 'aborted';
-    // Only what the client sent can carry a secret into the line; the rest is keel's own text.
-    // Checking those fields spares copying every line through the redactor.
-    if (hasSecrets || ctx.url.includes('@') || ctx.referrer.includes('@') || ctx.userAgent.includes('@')) {
-      ctx.url = redact(ctx.url);
-      ctx.referrer = redact(ctx.referrer);
-      ctx.userAgent = redact(ctx.userAgent);
+    writeLine(ctx);
+  }
+
+  /**
+   * The watchdog's hook (watchdog.ts). Runs on a stuck main thread, inside the code it is stuck in:
+   * a line for every request in progress, then the whole batch written synchronously, since the
+   * primary is about to kill this worker. A response the app had finished (one answered just before
+   * the loop got stuck, its close event still queued) is logged as answered; the others as a 504,
+   * or with the status already sent, and the worker-timeout event.
+   */
+  function logStuckRequests(): void {
+    if (!format || !writer) return;
+    const now = performance.now();
+    for (const ctx of inflight) {
+      if (ctx.status !== 0) continue;
+      const res = ctx.res;
+      ctx.status = res.headersSent ? res.statusCode : 504;
+      ctx.bytes = res.headersSent ? bodyBytes(res, ctx.bytesAtStart, ctx.req.socket) : 0;
+      ctx.durationMs = now - ctx.startMark;
+      if (!res.writableEnded) ctx.event = WORKER_TIMEOUT;
+      writeLine(ctx);
     }
-    writer.write(format(ctx));
+    writer.flushSync();
   }
 
   /** A line for a request the parser refused before it became a request. */
@@ -88,7 +120,7 @@ export function createAccessLog(deps: AccessLogDeps) {
     writer.write(format(record));
   }
 
-  return { logResponseClose, logRefusal };
+  return { logResponseClose, logRefusal, logStuckRequests };
 }
 
 export type AccessLogStage = ReturnType<typeof createAccessLog>;

@@ -111,7 +111,6 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       routeId: ROUTE_NONE,
       cacheResult: 0,
       requestBytes: head.contentLength === undefined ? 0 : Number(head.contentLength) || 0,
-      slot: -1,
       req,
       res,
       [kPrev]: null,

@@ -39,8 +39,6 @@ export interface RequestContext extends AccessRecord, Linked {
   cacheResult: number;
   /** The request body's declared length (Content-Length), 0 without one. */
   readonly requestBytes: number;
-  /** Slot in the watchdog's shared table, or -1. */
-  slot: number;
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
 }

@@ -4,7 +4,7 @@
  * Fields a client controls are escaped so a client cannot forge a line or a field.
  */
 
-/** What one access-log line is made of; filled by the access-log stage or by the watchdog. */
+/** What one access-log line is made of; filled by the access-log stage. */
 export interface AccessRecord {
   /** Epoch milliseconds when the request arrived. */
   readonly startTime: number;

@@ -6,8 +6,7 @@
  * costs a rope node, and the copy into bytes happens once per batch.
  *
  * Lines must be ASCII (the access-log formats escape everything else), so they are written as
- * latin1, byte for byte. The watchdog thread writes its own lines on the same fd, which `shared`
- * tells it (reopen changes it).
+ * latin1, byte for byte.
  */
 import { closeSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 
@@ -17,8 +16,6 @@ const FLUSH_MS = 20;
 const PIPE_BUF = 4096;
 
 export class BufferedLogWriter {
-  /** [fd], shared with the watchdog thread. */
-  readonly shared = new Int32Array(new SharedArrayBuffer(4));
   private pending = '';
   private fd: number;
   private readonly chunkLimit: number;
@@ -32,7 +29,6 @@ export class BufferedLogWriter {
   constructor(private readonly target: string) {
     this.fd = this.open();
     this.chunkLimit = this.isPipeLike(this.fd) ? PIPE_BUF : Infinity;
-    Atomics.store(this.shared, 0, this.fd);
   }
 
   private open(): number {
@@ -121,7 +117,6 @@ export class BufferedLogWriter {
     this.flushSync();
     const old = this.fd;
     this.fd = this.open();
-    Atomics.store(this.shared, 0, this.fd);
     // An async write may still be using the old fd; close it once that has had time to finish.
     setTimeout(() => closeQuietly(old), 1000).unref();
   }

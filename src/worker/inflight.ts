@@ -1,7 +1,6 @@
 /**
  * The requests a worker has in progress: for the request timeout sweep, for drain (when is a
- * worker done), and mirrored into the watchdog table so a stuck worker's requests still get
- * access-log lines.
+ * worker done), and for the watchdog, which logs them when the worker is stuck.
  *
  * A doubly linked list through the request contexts, not a Set: measured over TLS, where each
  * response stays in progress until its encrypted write completes, a Set holding the in-flight
@@ -9,7 +8,6 @@
  * instead of 4). The links are symbol-keyed, so the app does not see them on req.keel.
  */
 import type { RequestContext } from '../front/request-context.js';
-import type { WatchdogTable } from './watchdog-table.js';
 
 export const kPrev = Symbol('keel.inflightPrev');
 export const kNext = Symbol('keel.inflightNext');
@@ -24,8 +22,6 @@ export class InflightRequests {
   private head: RequestContext | null = null;
   private count = 0;
   private idleWaiters: (() => void)[] = [];
-
-  constructor(private readonly table: WatchdogTable | null) {}
 
   get size(): number {
     return this.count;
@@ -43,28 +39,24 @@ export class InflightRequests {
     if (this.head !== null) this.head[kPrev] = ctx;
     this.head = ctx;
     this.count++;
-    if (this.table) ctx.slot = this.table.record(ctx);
   }
 
-  /** Returns true when the watchdog already logged this request. */
-  remove(ctx: RequestContext): boolean {
+  remove(ctx: RequestContext): void {
     const prev = ctx[kPrev];
     const next = ctx[kNext];
     // A context that was never added (or already removed) has no links and is not the head.
-    if (prev === null && next === null && this.head !== ctx) return false;
+    if (prev === null && next === null && this.head !== ctx) return;
     if (prev !== null) prev[kNext] = next;
     else this.head = next;
     if (next !== null) next[kPrev] = prev;
     ctx[kPrev] = null;
     ctx[kNext] = null;
     this.count--;
-    const logged = this.table ? this.table.release(ctx.slot) : false;
     if (this.count === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const resolve of waiters) resolve();
     }
-    return logged;
   }
 
   /** Resolves when no request is in progress. */

@@ -35,9 +35,8 @@ import { drainWorker } from './drain.js';
 import { InflightRequests } from './inflight.js';
 import { type Listeners, openListeners } from './listeners.js';
 import { describeDevLoadError, describeLoadError, loadApp, loadErrorApp } from './load-app.js';
-import { startWatchdog } from './watchdog.js';
+import { startWatchdog, watchdogSupported } from './watchdog.js';
 import { addSyntaxLocation } from './syntax-location.js';
-import { WatchdogTable } from './watchdog-table.js';
 import { RequestCounters } from './request-counters.js';
 import { TelemetryReporter } from './telemetry-reporter.js';
 import { ROUTE_NONE, routeLabels } from '../observe/metric-names.js';
@@ -76,8 +75,7 @@ export async function runWorker(): Promise<void> {
   const redact = createRedactor(config.secrets);
   const format = config.accessLogfile === 'off' ? null : createAccessFormatter(config.accessLogformat);
   const writer = format ? new BufferedLogWriter(config.accessLogfile) : null;
-  const table = config.timeout > 0 && writer ? new WatchdogTable() : null;
-  const inflight = new InflightRequests(table);
+  const inflight = new InflightRequests();
   // The rich page exists only under `keel dev` (mode is set by the command, never by env or flags).
   const dev = config.mode === 'dev';
   const counters = new RequestCounters(routeLabels(config.routeTable));
@@ -160,7 +158,10 @@ export async function runWorker(): Promise<void> {
     process.exit(isKeelError(err) ? err.exitCode : EXIT.usage);
   });
   const stopTimeouts = startRequestTimeouts(config.requestTimeout, inflight, log);
-  const stopWatchdog = table && writer ? startWatchdog(table.shared, writer.shared, config.timeout, config.accessLogformat, config.secrets) : () => {};
+  // Only a worker with an access log has lines to save when it is stuck.
+  const watchdog = config.timeout > 0 && writer !== null;
+  if (watchdog && !watchdogSupported()) log.warn('this Node has no inspector: the requests of a stuck worker will get no access-log lines');
+  const stopWatchdog = watchdog && watchdogSupported() ? startWatchdog(config.timeout, accessLog.logStuckRequests) : () => {};
 
   async function drain(reason: string): Promise<void> {
     if (draining) return;

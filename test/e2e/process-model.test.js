@@ -1,7 +1,7 @@
 // The pre-fork process model, black-box: workers that die, hang, crash, cannot boot, or are
 // recycled, and what keel does about each (issue 3, point 2).
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client, request } from 'undici';
 import { isAlive, runKeel, startKeel } from '../helpers/keel.js';
@@ -155,6 +155,31 @@ describe('a worker whose event loop is blocked (--timeout 2)', () => {
       assert.match(line, / pm-block-1 worker-timeout$/);
     } finally {
       for (const client of byPid.values()) await client.destroy().catch(() => {});
+    }
+  });
+
+  it('still logs the requests it answered just before it got stuck (their lines were only batched)', async () => {
+    // Pipelined: the worker answers the first request and blocks on the second in the same turn of its
+    // event loop, before the 20 ms batch of access-log lines is written.
+    const socket = connect({ host: '127.0.0.1', port: keel.port });
+    socket.on('error', () => {});
+    try {
+      socket.write(
+        'GET /?before-block HTTP/1.1\r\nHost: x\r\nX-Request-Id: pm-before-block\r\n\r\n' + 'GET /block HTTP/1.1\r\nHost: x\r\nX-Request-Id: pm-block-2\r\n\r\n',
+      );
+      const lines = await waitFor(
+        () => {
+          const all = keel.accessLines();
+          const before = all.find((l) => l.includes('pm-before-block'));
+          const blocked = all.find((l) => l.includes('pm-block-2'));
+          return before && blocked ? { before, blocked } : null;
+        },
+        { timeout: 15_000, what: 'access-log lines for both pipelined requests' },
+      );
+      assert.match(lines.before, /"GET \/\?before-block HTTP\/1\.1" 200 /);
+      assert.match(lines.blocked, /"GET \/block HTTP\/1\.1" 504 .* pm-block-2 worker-timeout$/);
+    } finally {
+      socket.destroy();
     }
   });
 });
