@@ -6,7 +6,9 @@
  */
 import { newRequestId } from './request-id.js';
 import { STATUS_CODES } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { ResolvedConfig } from '../config/resolve.js';
 
 /** A method, a space and the start of a target: what the first bytes of a request line look like. */
@@ -52,14 +54,31 @@ export function createClientErrorHandler(config: ResolvedConfig, logRefusal: Log
       return;
     }
     const status = statusFor(err, maxLine);
-    const requestId = newRequestId();
-    const body = `${status} ${STATUS_CODES[status]}\n`;
-    (socket as Socket & { [kRefused]?: boolean })[kRefused] = true;
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
-    );
-    // Let the answer reach the client before the rest of what it is sending is refused.
-    setTimeout(() => socket.destroy(), 1000).unref();
-    logRefusal(socket, status, requestId, status === 408 ? 'client-timeout' : 'bad-request');
+    logRefusal(socket, status, answerAndClose(socket, status), status === 408 ? 'client-timeout' : 'bad-request');
   };
+}
+
+/**
+ * CONNECT asks for a tunnel, which keel does not open (it is no forward proxy). Node hands such a
+ * request to a 'connect' listener or, with none, closes the connection without a word; keel answers
+ * 501 like its other refusals, with a request ID and a log line.
+ */
+export function createConnectRefusal(logRefusal: LogRefusal) {
+  return function refuseConnect(_req: IncomingMessage, socket: Duplex): void {
+    const tcp = socket as Socket;
+    logRefusal(tcp, 501, answerAndClose(tcp, 501), 'refused');
+  };
+}
+
+/** Answers with a plain-text status page and closes; returns the answer's request ID. */
+function answerAndClose(socket: Socket, status: number): string {
+  const requestId = newRequestId();
+  const body = `${status} ${STATUS_CODES[status]}\n`;
+  (socket as Socket & { [kRefused]?: boolean })[kRefused] = true;
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
+  );
+  // Let the answer reach the client before the rest of what it is sending is refused.
+  setTimeout(() => socket.destroy(), 1000).unref();
+  return requestId;
 }

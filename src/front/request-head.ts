@@ -52,9 +52,17 @@ export function createHeadReader(config: ResolvedConfig) {
       referrer: '',
       host: undefined,
     };
+    const method = req.method!;
+    const url = req.url!;
     // "METHOD SP URL SP HTTP/x.y"
-    if (req.method!.length + req.url!.length + 10 > maxLine) {
+    if (method.length + url.length + 10 > maxLine) {
       head.refusal = 414;
+      return head;
+    }
+    // What Node's parser lets through and Gunicorn refuses: a target that is neither a path nor a URL
+    // (* only with OPTIONS), and an HTTP/1 request line claiming another major version.
+    if ((url.charCodeAt(0) !== SLASH && !validOtherTarget(method, url)) || (req.httpVersionMajor !== 1 && !isHttp2(req))) {
+      head.refusal = req.httpVersionMajor !== 1 ? 505 : 400;
       return head;
     }
     const raw = req.rawHeaders;
@@ -62,6 +70,8 @@ export function createHeadReader(config: ResolvedConfig) {
       head.refusal = 431;
       return head;
     }
+    let hosts = 0;
+    let contentType: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i];
       const value = raw[i + 1];
@@ -73,7 +83,10 @@ export function createHeadReader(config: ResolvedConfig) {
       // Compare by length first, so most fields cost one integer switch and no lower-casing.
       switch (name.length) {
         case 4:
-          if (name.toLowerCase() === 'host') head.host = value;
+          if (name.toLowerCase() === 'host') {
+            head.host = value;
+            hosts++;
+          }
           break;
         case 7:
           if (name.toLowerCase() === 'referer') head.referrer = value;
@@ -85,9 +98,16 @@ export function createHeadReader(config: ResolvedConfig) {
           if (name === ':authority') head.host = value;
           else if (name.toLowerCase() === 'user-agent') head.userAgent = value;
           break;
-        case 12:
-          if (name.toLowerCase() === 'x-request-id') head.requestId = value;
+        case 12: {
+          const lower = name.toLowerCase();
+          if (lower === 'x-request-id') head.requestId = value;
+          else if (lower === 'content-type') {
+            // Two different media types: which one the app reads is a guess (Gunicorn refuses it).
+            if (contentType !== undefined && contentType !== value) head.refusal = 400;
+            contentType = value;
+          }
           break;
+        }
         case 14:
           if (name.toLowerCase() === 'content-length') head.contentLength = value;
           break;
@@ -102,6 +122,20 @@ export function createHeadReader(config: ResolvedConfig) {
         }
       }
     }
+    // RFC 9112 §3.2: more than one Host is a 400. §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+    if (hosts > 1 || (head.transferEncoding !== undefined && req.httpVersionMinor === 0 && req.httpVersionMajor === 1)) head.refusal = 400;
     return head;
   };
+}
+
+const SLASH = 0x2f;
+
+/** A target that is not a path: `*` (OPTIONS only) or an absolute URL. CONNECT's authority form never gets here (client-errors.ts refuses it). */
+function validOtherTarget(method: string, url: string): boolean {
+  return url === '*' ? method === 'OPTIONS' : URL.canParse(url);
+}
+
+/** HTTP/2 requests come through Node's compatibility layer, whose request has a stream. */
+function isHttp2(req: IncomingMessage): boolean {
+  return 'stream' in req;
 }

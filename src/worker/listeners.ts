@@ -8,6 +8,7 @@
 import { Server as HttpServerClass, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createSecureServer, createServer as createH2Server, type Http2Server, type Http2SecureServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 import { readClientHello } from '../tls/client-hello.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -41,6 +42,8 @@ export interface ListenerOptions {
   /** For --redirect-http: the handler of the redirecting listener. */
   readonly redirectHandler: Handler | null;
   readonly onClientError: (err: NodeJS.ErrnoException, socket: Socket) => void;
+  /** CONNECT requests, which keel refuses (a listener must exist, or Node closes without an answer). */
+  readonly onConnect: (req: IncomingMessage, socket: Duplex) => void;
   /** The certificates and the rest the primary sent, when any bind is TLS. */
   readonly tls: WorkerTls | null;
   /** Called with each accepted connection (after any PROXY header) before it is served: --limit-conn counts them. */
@@ -87,7 +90,9 @@ function listen(server: NetServer, bind: BindAddress, tls: boolean, setting: str
 }
 
 /** The HTTP/1.1 settings every protocol server shares. */
-function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: ResolvedConfig, onClientError: ListenerOptions['onClientError']): void {
+type Refusals = Pick<ListenerOptions, 'onClientError' | 'onConnect'>;
+
+function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: ResolvedConfig, refusals: Refusals): void {
   const target = server as HttpServer;
   target.keepAliveTimeout = config.keepAlive * 1000;
   target.headersTimeout = config.headerTimeout * 1000;
@@ -96,16 +101,17 @@ function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: Resolv
   (target as HttpServer & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 1000;
   // One more than the limit, so the request-head stage sees that there were too many.
   target.maxHeadersCount = config.limitRequestFields + 1;
-  target.on('clientError', onClientError);
+  target.on('clientError', refusals.onClientError);
+  target.on('connect', refusals.onConnect);
   // Node starts its connection tracking (header and request timeouts, closeIdleConnections, closeAllConnections)
   // on 'listening', which a server fed through 'connection' never emits by itself.
   target.emit('listening');
 }
 
 /** A plain HTTP/1.1 server fed connections by keel's own listeners. */
-function createHttp1Server(config: ResolvedConfig, handler: Handler, onClientError: ListenerOptions['onClientError']): HttpServer {
+function createHttp1Server(config: ResolvedConfig, handler: Handler, refusals: Refusals): HttpServer {
   const server = createHttpServer({ ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config) }, handler);
-  applyHttp1Limits(server, config, onClientError);
+  applyHttp1Limits(server, config, refusals);
   return server;
 }
 
@@ -130,8 +136,8 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
 }
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
-  const { config, handler, redirectHandler, onClientError, tls, onConnection, upgradeHandler } = options;
-  const http = createHttp1Server(config, handler, onClientError);
+  const { config, handler, redirectHandler, tls, onConnection, upgradeHandler } = options;
+  const http = createHttp1Server(config, handler, options);
   if (upgradeHandler) http.on('upgrade', upgradeHandler);
 
   const sessions = new Set<Http2Session>();
@@ -185,7 +191,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     secure.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, callback: (err: Error | null, response?: Buffer) => void) => callback(null, tls.ocspResponse(certificate)));
     // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
     secure.on('tlsClientError', (_err, socket) => socket.destroy());
-    applyHttp1Limits(secure, config, onClientError);
+    applyHttp1Limits(secure, config, options);
     // HTTP/1.1 over TLS: WebSocket upgrades come to the secure server.
     if (upgradeHandler) secure.on('upgrade', upgradeHandler);
   }
@@ -249,7 +255,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
 
   let redirect: HttpServer | null = null;
   if (config.redirectHttp && redirectHandler) {
-    redirect = createHttp1Server(config, redirectHandler, onClientError);
+    redirect = createHttp1Server(config, redirectHandler, options);
     const hand = (socket: Socket): void => {
       redirect!.emit('connection', socket);
     };

@@ -6,7 +6,7 @@
 import type { ResolvedConfig } from '../config/resolve.js';
 import { isKeelError, EXIT } from '../errors.js';
 import { createAccessLog } from '../front/access-log.js';
-import { createClientErrorHandler } from '../front/client-errors.js';
+import { createClientErrorHandler, createConnectRefusal } from '../front/client-errors.js';
 import { createErrorBoundary } from '../front/error-boundary.js';
 import { createDevErrorPage } from '../front/dev-error-page.js';
 import { neutralizeResponse, sendErrorPage } from '../front/error-page.js';
@@ -147,6 +147,7 @@ export async function runWorker(): Promise<void> {
     handler: pipeline,
     redirectHandler,
     onClientError: createClientErrorHandler(config, accessLog.logRefusal),
+    onConnect: createConnectRefusal(accessLog.logRefusal),
     tls,
     onConnection: stages.rateLimit?.onConnection ?? null,
     upgradeHandler,

@@ -140,6 +140,43 @@ describe('front limits (echo app, --max-body 1k, small header limits, --header-t
     assertFrontHeaders(res.headers, '414 overflow in two reads');
   });
 
+  it('refuses what Node lets through and Gunicorn does not (targets, versions, Host, Content-Type, HTTP/1.0 chunked), and never runs the app', async () => {
+    const refusals = [
+      ['GET * HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'asterisk target with GET'],
+      ['GET s://]ufd/ HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'a target that is neither a path nor a URL'],
+      ['GET /v2-in-h1 HTTP/2.0\r\nHost: x\r\n\r\n', 505, 'HTTP/2.0 in an HTTP/1 request line'],
+      ['GET /two-hosts HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400, 'Host twice'],
+      ['POST /two-types HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}', 400, 'two different Content-Types'],
+      ['POST /chunked-10 HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n', 400, 'Transfer-Encoding in HTTP/1.0'],
+    ];
+    for (const [raw, status, what] of refusals) {
+      const result = await rawExchange(port, raw, { until: hasResponseHead });
+      const [res] = parseResponses(result.data);
+      assert.equal(res?.status, status, `${what}: ${result.data.toString('latin1').slice(0, 120)}`);
+      assertFrontHeaders(res.headers, what);
+    }
+    const reached = appHits(hitsFile).map((h) => h.url);
+    for (const url of ['*', 's://]ufd/', '/v2-in-h1', '/two-hosts', '/two-types', '/chunked-10']) assert.ok(!reached.includes(url), `${url} reached the app`);
+    // Their lawful neighbours are served: OPTIONS *, an absolute URL, the same Content-Type twice.
+    for (const [raw, what] of [
+      ['OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'OPTIONS *'],
+      ['GET http://x/absolute-form HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'absolute-form target'],
+      ['POST /same-type-twice HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi', 'the same Content-Type twice'],
+    ]) {
+      const result = await rawExchange(port, raw);
+      assert.equal(parseResponses(result.data)[0]?.status, 200, `${what}: ${result.data.toString('latin1').slice(0, 120)}`);
+    }
+  });
+
+  it('answers CONNECT with 501 and a request ID instead of closing without a word, and logs it', async () => {
+    const result = await rawExchange(port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', { until: hasResponseHead });
+    const [res] = parseResponses(result.data);
+    assert.equal(res?.status, 501, result.data.toString('latin1').slice(0, 120));
+    assertFrontHeaders(res.headers, 'CONNECT');
+    const id = res.headers['x-request-id'];
+    await waitFor(() => keel.accessLines().some((l) => l.includes(id) && / 501 /.test(l)), { what: `an access-log line for the CONNECT refusal ${id}` });
+  });
+
   it('answers 431 to more header fields than --limit-request-fields', async () => {
     const fields = Array.from({ length: 45 }, (_, i) => `X-Field-${i}: v\r\n`).join('');
     const result = await rawExchange(port, `GET /many-fields HTTP/1.1\r\nHost: x\r\n${fields}\r\n`, { until: hasResponseHead });

@@ -23,13 +23,7 @@ const BYTEWISE_MAX = 400;
 
 // Invalid cases Gunicorn refuses that keel still lets through: todo until keel refuses them.
 const INVALID_TODO = {
-  '016': "target s://]ufd/: is no URI; Node's parser accepts it and keel does not check targets",
-  '041': 'Content-Type twice with different values: Node keeps the first silently',
-  '042': 'Host twice: Node keeps the first silently (RFC 9112 §3.2 asks for 400)',
-  chunked_05: 'Transfer-Encoding: chunked in HTTP/1.0: Node decodes the body',
   rfc9110_trailer_forbidden_host_01: 'Host sent as a trailer: Node hands it to the app in req.trailers',
-  rfc9112_target_asterisk_non_options_01: 'GET * : Node passes * to the app as req.url',
-  version_02: 'HTTP/2.0 in an HTTP/1 request line: Node serves it as HTTP/1 (505 would be the answer)',
 };
 // Invalid only under a Gunicorn setting that differs from keel's defaults (or that keel does not have).
 const INVALID_NEEDS_SETTING = {
@@ -46,8 +40,8 @@ const VALID_TODO = {
   '013': "whitespace after ';' in a chunk extension: Node's parser refuses it (HPE_STRICT)",
   '027': "raw UTF-8 bytes in the target: Node's parser refuses them",
   '031': 'method -BLARGH: Node knows a fixed list of methods and answers 400 (501 would be right)',
-  rfc9112_target_authority_connect_01: 'CONNECT: no connect handler, Node closes the connection without an answer',
-  rfc9112_target_authority_ipv6_01: 'CONNECT: no connect handler, Node closes the connection without an answer',
+  rfc9112_target_authority_connect_01: 'CONNECT: keel opens no tunnels and answers 501 (Gunicorn hands it to the app)',
+  rfc9112_target_authority_ipv6_01: 'CONNECT: keel opens no tunnels and answers 501 (Gunicorn hands it to the app)',
 };
 const VALID_NEEDS_SETTING = {
   '024': 'needs a larger limit_request_line than the default keel uses',
