@@ -19,6 +19,7 @@ import { resolvePrivileges } from './privileges.js';
 import { RestartBackoff } from './restart-backoff.js';
 import { SocketDir, allocateAddress, programName } from './upstream-address.js';
 import { UpstreamInstance } from './upstream-instance.js';
+import type { WaitOutcome } from './wait-listening.js';
 
 /**
  * After a new target list goes to the workers, the instance it drops gets this long before its
@@ -184,17 +185,19 @@ export class UpstreamApps {
       this.changed();
       return;
     }
-    throw await this.startFailure(route, instance, outcome === 'timeout');
+    throw await this.startFailure(route, instance, outcome);
   }
 
   /** The one-line reason an instance did not start, after it is gone (killed on timeout). */
-  private async startFailure(route: RunRoute, instance: UpstreamInstance, timedOut: boolean): Promise<KeelError> {
-    if (timedOut) await instance.stop('start timeout', 0);
+  private async startFailure(route: RunRoute, instance: UpstreamInstance, outcome: WaitOutcome): Promise<KeelError> {
+    if (outcome === 'timeout' || outcome === 'foreign') await instance.stop('start timeout', 0);
     await Promise.race([instance.outputClosed, sleep(OUTPUT_WAIT_MS)]);
     const where = instance.target.replace(/^http:\/\//, '');
-    const what = timedOut
+    const what = outcome === 'timeout'
       ? `did not answer HTTP on ${where} within ${this.config.runStartTimeout} s (--run-start-timeout); is {port} or {socket} where the server takes its address?`
-      : instance.exit
+      : outcome === 'foreign'
+        ? `did not answer HTTP on ${where} within ${this.config.runStartTimeout} s: another process listens there (it took the port keel had picked; {socket} avoids that)`
+        : instance.exit
         ? `exited (${instance.describeExit()}) before it answered on ${where}`
         : 'was stopped before it answered';
     const output = instance.lastOutput();
@@ -278,8 +281,9 @@ export class UpstreamApps {
       slot.up = true;
       this.log.info({ upstream: instance.spec.name, upstream_pid: instance.pid, route: route.path, target: instance.target }, 'upstream listening again');
       this.changed();
-    } else if (outcome === 'timeout') {
-      this.log.error({ upstream: instance.spec.name, upstream_pid: instance.pid, route: route.path, seconds: this.config.runStartTimeout }, 'upstream did not answer HTTP in time (--run-start-timeout); killing it');
+    } else if (outcome === 'timeout' || outcome === 'foreign') {
+      const why = outcome === 'foreign' ? 'another process listens on its port' : 'it did not answer HTTP in time (--run-start-timeout)';
+      this.log.error({ upstream: instance.spec.name, upstream_pid: instance.pid, route: route.path, seconds: this.config.runStartTimeout }, `upstream not started: ${why}; killing it`);
       // Its exit comes back through onExit as a crash of the slot's instance, with backoff.
       void instance.stop('start timeout', 0);
     }
@@ -360,7 +364,7 @@ export class UpstreamApps {
       return false;
     }
     if (outcome !== 'listening' || !next.running) {
-      const failure = await this.startFailure(route, next, outcome === 'timeout');
+      const failure = await this.startFailure(route, next, outcome);
       this.log.error({ upstream: next.spec.name, route: route.path }, `reload: ${failure.message}; keeping the running instance`);
       return false;
     }

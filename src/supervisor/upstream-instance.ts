@@ -9,6 +9,7 @@ import { unlinkSync } from 'node:fs';
 import type { ErrorLog } from '../observe/error-log.js';
 import { type InstanceAddress, fillCommand } from './upstream-address.js';
 import { LineSplitter, levelOfLine } from './upstream-output.js';
+import { portOwnership } from './port-owner.js';
 import { type WaitOutcome, waitListening } from './wait-listening.js';
 
 /** Output lines kept for the message when an instance fails to start. */
@@ -123,7 +124,9 @@ export class UpstreamInstance {
   waitListening(timeoutMs: number): Promise<WaitOutcome> {
     const { socket, port } = this.spec.address;
     const urlPath = this.spec.probePath;
-    return waitListening(socket ? { path: socket, urlPath } : { port: port!, urlPath }, timeoutMs, () => this.exit !== null);
+    if (socket) return waitListening({ path: socket, urlPath }, timeoutMs, () => this.exit !== null);
+    // The instance leads its own process group (it is spawned detached), so the group id is its pid.
+    return waitListening({ port: port!, urlPath }, timeoutMs, () => this.exit !== null, () => portOwnership(port!, this.pid) === 'foreign');
   }
 
   /**

@@ -44,20 +44,27 @@ export function answersHttp(target: ProbeTarget, timeoutMs: number): Promise<boo
   });
 }
 
-export type WaitOutcome = 'listening' | 'exited' | 'timeout';
+/** 'foreign': what answered on the port until the deadline was another process's listener, not the instance. */
+export type WaitOutcome = 'listening' | 'exited' | 'timeout' | 'foreign';
 
 /**
  * @example
  *   const outcome = await waitListening({ port: 41234, urlPath: '/' }, 30_000, () => child.exitCode !== null);
  */
-export async function waitListening(target: ProbeTarget, timeoutMs: number, hasExited: () => boolean): Promise<WaitOutcome> {
+export async function waitListening(target: ProbeTarget, timeoutMs: number, hasExited: () => boolean, isForeign: () => boolean = () => false): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;
+  let foreign = false;
   for (;;) {
     if (hasExited()) return 'exited';
     // A slow app boot holds the probe in the listen backlog: it may wait until the deadline.
-    if (await answersHttp(target, Math.max(1, deadline - Date.now()))) return hasExited() ? 'exited' : 'listening';
+    if (await answersHttp(target, Math.max(1, deadline - Date.now()))) {
+      if (hasExited()) return 'exited';
+      // Another process took the port before the instance could: keep waiting, the instance may still exit.
+      foreign = isForeign();
+      if (!foreign) return 'listening';
+    }
     if (hasExited()) return 'exited';
-    if (Date.now() >= deadline) return 'timeout';
+    if (Date.now() >= deadline) return foreign ? 'foreign' : 'timeout';
     await sleep(POLL_MS);
   }
 }

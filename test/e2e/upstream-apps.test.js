@@ -342,6 +342,25 @@ describe('an instance that cannot start', () => {
     assert.deepEqual(processesWith(marker), []);
   });
 
+  it('a port another process took first is not taken for the instance: exit status 2 naming it, nothing proxied there', async () => {
+    // The fixture starts a decoy HTTP server on the {port} keel picked, outside its own process group,
+    // and never listens itself: the decoy answers keel's start check, but it is not the instance.
+    const marker = `marker-squatted-${process.pid}`;
+    try {
+      const res = await runKeel(['serve', '--run', `${NODE_RUN} ${marker}`, '--run-start-timeout', '2', '--bind', '127.0.0.1:0', '--admin', 'off'], {
+        env: { RUN_SERVER_MODE: 'squatted' },
+      });
+      assert.equal(res.code, 2, res.stderr);
+      assert.match(res.stderr, /^keel: --run: node#1 \(.*\) did not answer HTTP on 127\.0\.0\.1:\d+ within 2 s: another process listens there/m);
+    } finally {
+      for (const pid of processesWith(marker)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+  });
+
   it('a command that is not found says so', async () => {
     const res = await runKeel(['serve', '--run', 'no-such-server-keel-test --port {port}', '--bind', '127.0.0.1:0', '--admin', 'off']);
     assert.equal(res.code, 2, res.stderr);
