@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { request } from 'undici';
 import { KEEL, childPids, cpuTicks, killTree } from './keel.js';
-import { freePort } from './ports.js';
+import { freePort, retryIfPortTaken } from './ports.js';
 import { waitFor } from './wait.js';
 
 const running = new Set();
@@ -17,7 +17,11 @@ process.on('exit', () => {
  * `keel dev APP ...args` with cwd `dir`. Resolves once /readyz answers 200 and the banner is out
  * (a first boot that fails to load is ready too: it serves the error page). Call stop() in cleanup.
  */
-export async function startDev(dir, app, args = [], { env = {}, readyTimeout = 30_000 } = {}) {
+export function startDev(dir, app, args = [], options = {}) {
+  return retryIfPortTaken(() => startDevOnce(dir, app, args, options));
+}
+
+async function startDevOnce(dir, app, args, { env = {}, readyTimeout = 30_000 }) {
   const port = await freePort();
   const adminPort = await freePort();
   // A variable given as undefined is removed, so a test can run without one the runner has.

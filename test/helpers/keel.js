@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
-import { freePort } from './ports.js';
+import { freePort, retryIfPortTaken } from './ports.js';
 import { waitFor } from './wait.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -74,16 +74,8 @@ export function runKeel(args, { env = {}, cwd = ROOT, timeout = 20_000 } = {}) {
  * Starts `keel serve APP ...args` on a free port with a free admin port and waits until /readyz
  * answers 200 (or keel exits). Returns a handle; call handle.stop() in cleanup (t.after).
  */
-export async function startKeel(app, args = [], options = {}) {
-  // A port freePort() returned can be taken by a test running in parallel before keel binds it:
-  // keel then exits 2 "already in use", and fresh ports are tried, at most three times in all.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startKeelOnce(app, args, options);
-    } catch (err) {
-      if (attempt >= 3 || !/already in use/.test(String(err?.message))) throw err;
-    }
-  }
+export function startKeel(app, args = [], options = {}) {
+  return retryIfPortTaken(() => startKeelOnce(app, args, options));
 }
 
 async function startKeelOnce(app, args, { env = {}, cwd = ROOT, waitReady = true, workers = 2, readyTimeout = 20_000 } = {}) {

@@ -49,3 +49,18 @@ export function connectable(port, host = '127.0.0.1') {
     socket.once('error', () => resolve(false));
   });
 }
+
+/**
+ * Runs `start` (which picks its ports with freePort) again when keel says a port is already in use:
+ * a port freePort() returned can be taken by a test running in parallel before keel binds it.
+ * At most three attempts in all.
+ */
+export async function retryIfPortTaken(start) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= 3 || !/already in use/.test(String(err?.message))) throw err;
+    }
+  }
+}
