@@ -59,10 +59,14 @@ export function createHeadReader(config: ResolvedConfig) {
       head.refusal = 414;
       return head;
     }
-    // What Node's parser lets through and Gunicorn refuses: a target that is neither a path nor a URL
-    // (* only with OPTIONS), and an HTTP/1 request line claiming another major version.
-    if ((url.charCodeAt(0) !== SLASH && !validOtherTarget(method, url)) || (req.httpVersionMajor !== 1 && !isHttp2(req))) {
-      head.refusal = req.httpVersionMajor !== 1 ? 505 : 400;
+    // What Node's parser lets through and Gunicorn refuses: an HTTP/1 request line claiming another
+    // major version, and a target that is neither a path nor a URL (* only with OPTIONS).
+    if (req.httpVersionMajor !== 1 && !isHttp2(req)) {
+      head.refusal = 505;
+      return head;
+    }
+    if (url.charCodeAt(0) !== SLASH && !validOtherTarget(method, url)) {
+      head.refusal = 400;
       return head;
     }
     const raw = req.rawHeaders;

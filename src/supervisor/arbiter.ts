@@ -518,16 +518,16 @@ export class Arbiter {
     this.respawnAt = Date.now() + backoffAfter(earlyExits);
   }
 
-  /**
-   * A worker that crashes on an uncaught exception says so before it exits, and the loop forks its
-   * replacement as soon as the slot is free: the backoff its exit will earn must hold that fork
-   * already, or a crash loop restarts at once every other time.
-   */
   /** The early exits inside the crash-loop window. */
   private recentEarlyExits(now: number): number[] {
     return this.earlyExitTimes.filter((t) => now - t < CRASH_LOOP_WINDOW_MS);
   }
 
+  /**
+   * A worker that crashes on an uncaught exception says so before it exits, and the loop forks its
+   * replacement as soon as the slot is free: the backoff its exit will earn must hold that fork
+   * already, or a crash loop restarts at once every other time.
+   */
   private holdRespawnForCrash(record: WorkerRecord): void {
     const now = Date.now();
     if (now - record.startedAt >= EARLY_EXIT_MS) return;

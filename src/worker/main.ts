@@ -86,6 +86,12 @@ export async function runWorker(): Promise<void> {
     writer?.flushSync();
     flushErrorLog();
   };
+  /** A failure every worker would meet: the primary stops keel with this message and exit code instead of restarting workers. */
+  const failBoot = (code: string, message: string, stack: string, exitCode: number): never => {
+    send({ type: MSG.bootFailed, code, message, stack, exitCode });
+    flushLogs();
+    process.exit(exitCode);
+  };
 
   let app: AdaptedApp | null = null;
   let loadError: string | undefined;
@@ -99,15 +105,12 @@ export async function runWorker(): Promise<void> {
       app = loadErrorApp(err, boundary.sendFailure);
     } else {
       const keelErr = isKeelError(err) ? err : null;
-      send({
-        type: MSG.bootFailed,
-        code: keelErr?.code ?? 'KEEL_ERR_APP_LOAD',
-        message: keelErr ? keelErr.message : `APP: ${config.app!.text} failed to load: ${describeLoadError(err)}`,
-        stack: (err as Error)?.stack ?? '',
-        exitCode: keelErr?.exitCode ?? EXIT.appLoad,
-      });
-      flushLogs();
-      process.exit(keelErr?.exitCode ?? EXIT.appLoad);
+      failBoot(
+        keelErr?.code ?? 'KEEL_ERR_APP_LOAD',
+        keelErr ? keelErr.message : `APP: ${config.app!.text} failed to load: ${describeLoadError(err)}`,
+        (err as Error)?.stack ?? '',
+        keelErr?.exitCode ?? EXIT.appLoad,
+      );
     }
   }
 
@@ -153,16 +156,18 @@ export async function runWorker(): Promise<void> {
     upgradeHandler,
   }).catch((err: Error) => {
     log.fatal({ err }, 'worker could not listen');
-    // Every worker would fail the same way: a boot failure stops keel with this message (exit 2), not a crash loop.
-    if (isKeelError(err)) send({ type: MSG.bootFailed, code: err.code, message: err.message, stack: err.stack ?? '', exitCode: err.exitCode });
+    // Every worker would fail the same way (a port taken since the primary's check): stop keel, not a crash loop.
+    if (isKeelError(err)) failBoot(err.code, err.message, err.stack ?? '', err.exitCode);
     flushLogs();
-    process.exit(isKeelError(err) ? err.exitCode : EXIT.usage);
+    process.exit(EXIT.usage);
   });
   const stopTimeouts = startRequestTimeouts(config.requestTimeout, inflight, log);
   // Only a worker with an access log has lines to save when it is stuck.
-  const watchdog = config.timeout > 0 && writer !== null;
-  if (watchdog && !watchdogSupported()) log.warn('this Node has no inspector: the requests of a stuck worker will get no access-log lines');
-  const stopWatchdog = watchdog && watchdogSupported() ? startWatchdog(config.timeout, accessLog.logStuckRequests) : () => {};
+  let stopWatchdog = (): void => {};
+  if (config.timeout > 0 && writer !== null) {
+    if (watchdogSupported()) stopWatchdog = startWatchdog(config.timeout, accessLog.logStuckRequests);
+    else log.warn('this Node has no inspector: the requests of a stuck worker will get no access-log lines');
+  }
 
   async function drain(reason: string): Promise<void> {
     if (draining) return;
