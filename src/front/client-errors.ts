@@ -18,7 +18,8 @@ const REQUEST_LINE_END = /(?:^| )HTTP\/\d\.\d$/;
 
 export type LogRefusal = (socket: Socket, status: number, requestId: string, event: string) => void;
 
-function statusFor(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxLine: number): number {
+/** The status for an error the HTTP/1.1 parser reports before a request exists. */
+export function refusalStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxLine: number): number {
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADER_TIMEOUT') return 408;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     const raw = err.rawPacket;
@@ -53,7 +54,7 @@ export function createClientErrorHandler(config: ResolvedConfig, logRefusal: Log
       socket.destroy();
       return;
     }
-    const status = statusFor(err, maxLine);
+    const status = refusalStatus(err, maxLine);
     logRefusal(socket, status, answerAndClose(socket, status), status === 408 ? 'client-timeout' : 'bad-request');
   };
 }
