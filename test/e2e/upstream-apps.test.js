@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync 
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { ROOT, isAlive, runKeel, startKeel, tempDir } from '../helpers/keel.js';
+import { ROOT, isAlive, runKeel, startKeel, statFields, tempDir } from '../helpers/keel.js';
 import { startLoad } from '../helpers/load.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
@@ -47,8 +47,7 @@ function processesWith(marker) {
 }
 
 function parentOf(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number(statFields(pid)?.[1]);
 }
 
 /** Distinct values of `pick(json)` over `n` requests, each on a fresh connection so balancing is visible. */

@@ -160,15 +160,27 @@ async function startKeelOnce(app, args, { env = {}, cwd = ROOT, waitReady = true
 
 import { readFileSync, readdirSync } from 'node:fs';
 
+/**
+ * The fields of /proc/PID/stat after the command name (state, ppid, pgrp, …: field 3 of proc(5) is
+ * index 0), or null once the process is gone. The name may hold spaces and parentheses, so the
+ * fields start after the last ')'.
+ */
+export function statFields(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
 /** Every process's parent, from /proc: Map pid → ppid. */
 function parentTable() {
   const parents = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
+    const fields = statFields(entry);
+    if (fields) parents.set(Number(entry), Number(fields[1]));
   }
   return parents;
 }
@@ -178,13 +190,8 @@ function parentTable() {
  * system, in clock ticks (1/100 s here), from /proc; null once it is gone.
  */
 export function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], ticks: Number(fields[11]) + Number(fields[12]) };
-  } catch {
-    return null;
-  }
+  const fields = statFields(pid);
+  return fields ? { state: fields[0], ticks: Number(fields[11]) + Number(fields[12]) } : null;
 }
 
 /** Direct children of a process, from /proc. */
