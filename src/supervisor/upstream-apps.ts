@@ -196,7 +196,7 @@ export class UpstreamApps {
     const what = outcome === 'timeout'
       ? `did not answer HTTP on ${where} within ${this.config.runStartTimeout} s (--run-start-timeout); is {port} or {socket} where the server takes its address?`
       : outcome === 'foreign'
-        ? `did not answer HTTP on ${where} within ${this.config.runStartTimeout} s: another process listens there (it took the port keel had picked; {socket} avoids that)`
+        ? `cannot have ${where}: another process listens there (it took the port keel had picked; {socket} avoids that)`
         : instance.exit
         ? `exited (${instance.describeExit()}) before it answered on ${where}`
         : 'was stopped before it answered';

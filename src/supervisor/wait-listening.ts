@@ -44,7 +44,7 @@ export function answersHttp(target: ProbeTarget, timeoutMs: number): Promise<boo
   });
 }
 
-/** 'foreign': what answered on the port until the deadline was another process's listener, not the instance. */
+/** 'foreign': what answered on the port is another process's listener, not the instance's. */
 export type WaitOutcome = 'listening' | 'exited' | 'timeout' | 'foreign';
 
 /**
@@ -53,18 +53,16 @@ export type WaitOutcome = 'listening' | 'exited' | 'timeout' | 'foreign';
  */
 export async function waitListening(target: ProbeTarget, timeoutMs: number, hasExited: () => boolean, isForeign: () => boolean = () => false): Promise<WaitOutcome> {
   const deadline = Date.now() + timeoutMs;
-  let foreign = false;
   for (;;) {
     if (hasExited()) return 'exited';
     // A slow app boot holds the probe in the listen backlog: it may wait until the deadline.
     if (await answersHttp(target, Math.max(1, deadline - Date.now()))) {
       if (hasExited()) return 'exited';
-      // Another process took the port before the instance could: keep waiting, the instance may still exit.
-      foreign = isForeign();
-      if (!foreign) return 'listening';
+      // Another process took the port first: the instance cannot have it, waiting longer changes nothing.
+      return isForeign() ? 'foreign' : 'listening';
     }
     if (hasExited()) return 'exited';
-    if (Date.now() >= deadline) return foreign ? 'foreign' : 'timeout';
+    if (Date.now() >= deadline) return 'timeout';
     await sleep(POLL_MS);
   }
 }
