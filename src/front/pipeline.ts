@@ -14,6 +14,7 @@ import type { Compress } from './compression.js';
 import type { RateLimitStage } from './ratelimit/rate-limit-stage.js';
 import type { Target } from './router.js';
 import { createBodyLimit } from './body-limit.js';
+import { skipBodyLifecycle } from './bodyless-request.js';
 import type { ErrorBoundary } from './error-boundary.js';
 import { sendErrorPage } from './error-page.js';
 import { createForwardedResolver } from './forwarded.js';
@@ -135,6 +136,7 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       return;
     }
     if (checkBodyLimit(req, res, head)) return;
+    if (!http2 && head.contentLength === undefined && head.transferEncoding === undefined) skipBodyLifecycle(req);
 
     // 6. Which route answers, from the path alone: the later stages depend on it.
     const target = route(ctx.url);

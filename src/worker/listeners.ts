@@ -16,6 +16,7 @@ import { isTlsBind } from '../config/tls-binds.js';
 import type { BindAddress } from '../config/value-types.js';
 import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
+import { KeelIncomingMessage } from '../front/bodyless-request.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
 import type { UpgradeHandler } from '../front/upgrade-request.js';
@@ -110,7 +111,7 @@ function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: Resolv
 
 /** A plain HTTP/1.1 server fed connections by keel's own listeners. */
 function createHttp1Server(config: ResolvedConfig, handler: Handler, refusals: Refusals): HttpServer {
-  const server = createHttpServer({ ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config) }, handler);
+  const server = createHttpServer({ IncomingMessage: KeelIncomingMessage, ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config) }, handler);
   applyHttp1Limits(server, config, refusals);
   return server;
 }
@@ -176,6 +177,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
       {
         ...tls.serverOptions(),
         allowHTTP1: true,
+        Http1IncomingMessage: KeelIncomingMessage,
         Http1ServerResponse: KeelResponse as unknown as typeof ServerResponse,
         Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse,
         SNICallback: tls.contexts.sniCallback,
