@@ -22,7 +22,10 @@ export function machineInfo(tool) {
 export function printMachine(m, opts) {
   console.log(`machine:  ${m.nproc} cores (nproc), ${m.cpu}, ${m.memGiB} GiB, ${m.os}`);
   console.log(`node:     ${m.node}`);
-  console.log(`load:     ${m.loadTool}, ${opts.connections} connections, ${opts.duration} s per run after a ${opts.warmup} s warm-up${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`);
+  const how = opts.paired
+    ? `every server up at once, ${opts.paired} cycles of one ${opts.slice} s slice each (after a ${opts.warmup} s warm-up), ratios slice by slice`
+    : `${opts.duration} s per run after a ${opts.warmup} s warm-up${opts.rounds > 1 ? `, median of ${opts.rounds} rounds` : ''}`;
+  console.log(`load:     ${m.loadTool}, ${opts.connections} connections, ${how}`);
   if (m.tools) console.log(`tools:    ${Object.values(m.tools).join(', ')}`);
   if (opts.tls?.h2) console.log(`http/2:   h2load -t1 -c${opts.connections} -m${opts.streams}`);
   console.log(`handler:  ${opts.handlerLabel}`);

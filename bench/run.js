@@ -1,6 +1,7 @@
-// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--quiet-wait N] [--warmup N] [--connections N] [--streams N] [--tool wrk|autocannon]
+// npm run bench [-- --duration N] [--only a,b] [--rounds N] [--paired N] [--slice N] [--quiet-wait N] [--warmup N] [--connections N] [--streams N] [--tool wrk|autocannon]
 // Runs each server alone, one after another (start, warm up, measure, stop),
-// so they never compete for the 2 cores with each other.
+// so they never compete for the 2 cores with each other; or, with --paired, all
+// of them up at once and loaded in turn, a short slice each.
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -34,6 +35,8 @@ function options() {
       duration: { type: 'string' },
       warmup: { type: 'string', default: '2' },
       rounds: { type: 'string', default: '1' },
+      paired: { type: 'string', default: '0' },
+      slice: { type: 'string', default: '2' },
       'quiet-wait': { type: 'string', default: '30' },
       connections: { type: 'string', default: '50' },
       streams: { type: 'string', default: '10' },
@@ -43,10 +46,13 @@ function options() {
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--rounds N] [--connections N] [--streams N] [--only a,b] [--tool wrk|autocannon]
+    console.log(`usage: npm run bench -- [--duration N] [--warmup N] [--rounds N | --paired N [--slice N]] [--connections N] [--streams N] [--only a,b] [--tool wrk|autocannon]
   --duration N   seconds measured per run (default 10, or env BENCH_DURATION)
   --warmup N     seconds of uncounted load before each run (default 2)
   --rounds N     run every server N times, interleaved, and report the median run (default 1)
+  --paired N     instead: every server up at once, loaded in turn for N cycles of one --slice each;
+                 ratios are the median of the slice-by-slice ratios (for a VM whose speed drifts)
+  --slice N      seconds per slice with --paired (default 2)
   --quiet-wait N before each run, wait up to N s for other processes to leave the CPUs idle (default 30)
   --connections N  connections of wrk and h2load (default 50)
   --streams N    h2load streams in flight per connection, HTTP/2 rows (default 10)
@@ -60,6 +66,8 @@ function options() {
     duration: positiveInt('duration', values.duration ?? process.env.BENCH_DURATION ?? 10),
     warmup: positiveInt('warmup', values.warmup),
     rounds: positiveInt('rounds', values.rounds),
+    paired: nonNegativeInt('paired', values.paired),
+    slice: positiveInt('slice', values.slice),
     quietWait: nonNegativeInt('quiet-wait', values['quiet-wait']),
     connections: positiveInt('connections', values.connections),
     streams: positiveInt('streams', values.streams),
@@ -68,21 +76,14 @@ function options() {
   };
 }
 
-async function measure(scenario, ctx, opts, tool) {
+/** Starts a row's server and checks its answer: { row, server }, or { row } with row.error set. */
+async function startChecked(scenario, ctx, opts) {
   const row = { id: scenario.id, name: scenario.name, group: scenario.group ?? 'http', protocol: scenario.protocol ?? 'h1', notes: [] };
-  console.error(`-> ${scenario.name}${opts.rounds > 1 ? ` (round ${ctx.round}/${opts.rounds})` : ''}: starting`);
   const failedPrepare = (scenario.prepare ?? []).map((p) => ctx.prepareErrors.get(p)).find(Boolean);
   if (failedPrepare) {
     row.error = `${scenario.name}: not run: ${failedPrepare}`;
     console.error(`   ${row.error}`);
-    return row;
-  }
-  row.busyBeforePct = await waitForQuiet(opts.quietWait, (busy) =>
-    console.error(`   machine ${busy}% busy; waiting up to ${opts.quietWait} s for it to go quiet`),
-  );
-  if (row.busyBeforePct > BUSY_WARN_PCT) {
-    row.notes.push(`machine ${row.busyBeforePct}% busy before the run (other processes): numbers may be low`);
-    console.error(`   warning: machine ${row.busyBeforePct}% busy before the run`);
+    return { row };
   }
   let server;
   try {
@@ -93,40 +94,66 @@ async function measure(scenario, ctx, opts, tool) {
     row.error = err.message;
     console.error(`   ${err.message}`);
     if (err.output) console.error(err.output.replace(/^/gm, '   | '));
-    return row;
+    return { row };
   }
-  const urlPath = scenario.path ?? '/';
-  try {
-    row.notes.push(...(server.notes ?? []));
-    if (server.status !== 200 && !scenario.expect) row.notes.push(`readiness probe got HTTP ${server.status}`);
-    // A 501 stub, a 404 or a 502 answers fast: such a row must fail, not be measured.
-    if (scenario.expect) {
-      try {
-        row.notes.push(await checkResponse(server.port, urlPath, await scenario.expect(ctx), { tls: scenario.tls ? ctx.certs : null }));
-      } catch (err) {
-        row.error = `${scenario.name}: wrong answer, not measured: ${err.message}`;
-      }
+  row.notes.push(...(server.notes ?? []));
+  if (server.status !== 200 && !scenario.expect) row.notes.push(`readiness probe got HTTP ${server.status}`);
+  // A 501 stub, a 404 or a 502 answers fast: such a row must fail, not be measured.
+  if (scenario.expect) {
+    try {
+      row.notes.push(await checkResponse(server.port, scenario.path ?? '/', await scenario.expect(ctx), { tls: scenario.tls ? ctx.certs : null }));
+    } catch (err) {
+      row.error = `${scenario.name}: wrong answer, not measured: ${err.message}`;
     }
+  }
+  return { row, server };
+}
+
+/** What runLoad needs to load a started row. */
+function loadOf(scenario, row, server, ctx, opts, tag) {
+  return {
+    url: `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${server.port}${scenario.path ?? '/'}`,
+    connections: opts.connections,
+    protocol: row.protocol,
+    streams: opts.streams,
+    logFile: path.join(ctx.tmpDir, `h2load-${scenario.id}-${tag}.log`),
+  };
+}
+
+/** One measured load on a started row: the load's figures, with its notes and the under-load check. */
+async function loadOnce(scenario, load, durationSec) {
+  const result = await runLoad(load.tool, { ...load, durationSec });
+  const notes = [];
+  if (result.negotiated) notes.push(result.negotiated);
+  if (result.latencyNote) notes.push(result.latencyNote);
+  if (result.errors) notes.push(`${result.errors} socket errors`);
+  if (result.non2xx) notes.push(`${result.non2xx} non-2xx responses`);
+  // A checked row that answers errors under load is not serving what it was checked for.
+  const error = scenario.expect && result.requests && result.non2xx > result.requests * 0.01 ? `${scenario.name}: ${result.non2xx} of ${result.requests} responses under load were not 2xx` : null;
+  return { result, notes, error };
+}
+
+async function measure(scenario, ctx, opts, tool) {
+  console.error(`-> ${scenario.name}${opts.rounds > 1 ? ` (round ${ctx.round}/${opts.rounds})` : ''}: starting`);
+  const busy = await waitForQuiet(opts.quietWait, (pct) =>
+    console.error(`   machine ${pct}% busy; waiting up to ${opts.quietWait} s for it to go quiet`),
+  );
+  const { row, server } = await startChecked(scenario, ctx, opts);
+  row.busyBeforePct = busy;
+  if (busy > BUSY_WARN_PCT) {
+    row.notes.push(`machine ${busy}% busy before the run (other processes): numbers may be low`);
+    console.error(`   warning: machine ${busy}% busy before the run`);
+  }
+  if (!server) return row;
+  try {
     if (!row.error) {
-      const url = `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${server.port}${urlPath}`;
-      const load = {
-        url,
-        connections: opts.connections,
-        protocol: row.protocol,
-        streams: opts.streams,
-        logFile: path.join(ctx.tmpDir, `h2load-${scenario.id}-${ctx.round}.log`),
-      };
-      console.error(`   warm-up ${opts.warmup} s, then ${opts.duration} s on ${url}${row.protocol === 'h2' ? ' (h2load, HTTP/2)' : ''}`);
+      const load = { ...loadOf(scenario, row, server, ctx, opts, ctx.round), tool };
+      console.error(`   warm-up ${opts.warmup} s, then ${opts.duration} s on ${load.url}${row.protocol === 'h2' ? ' (h2load, HTTP/2)' : ''}`);
       await runLoad(tool, { ...load, durationSec: opts.warmup });
-      Object.assign(row, await runLoad(tool, { ...load, durationSec: opts.duration }));
-      if (row.negotiated) row.notes.push(row.negotiated);
-      if (row.latencyNote) row.notes.push(row.latencyNote);
-      if (row.errors) row.notes.push(`${row.errors} socket errors`);
-      if (row.non2xx) row.notes.push(`${row.non2xx} non-2xx responses`);
-      // A checked row that answers errors under load is not serving what it was checked for.
-      if (scenario.expect && row.requests && row.non2xx > row.requests * 0.01) {
-        row.error = `${scenario.name}: ${row.non2xx} of ${row.requests} responses under load were not 2xx`;
-      }
+      const { result, notes, error } = await loadOnce(scenario, load, opts.duration);
+      Object.assign(row, result);
+      row.notes.push(...notes);
+      if (error) row.error = error;
     }
   } catch (err) {
     row.error = `${scenario.name}: load failed: ${err.message}`;
@@ -139,6 +166,85 @@ async function measure(scenario, ctx, opts, tool) {
   }
   if (!isAborting()) console.error(row.error ? `   ${row.error}` : `   ${Math.round(row.rps)} req/s`);
   return row;
+}
+
+/**
+ * --paired N: every selected server up at once, loaded in turn, one short slice each, N cycles
+ * (the order rotating each cycle). On a shared VM whose speed drifts by tens of percent over
+ * minutes, rows measured seconds apart see the same machine; the ratios are then taken slice by
+ * slice (see ratioOf). An idle server costs the others nothing measurable but its timers.
+ */
+async function measurePaired(selected, ctxBase, opts, tool) {
+  const ctx = { ...ctxBase, round: 'paired' };
+  const started = [];
+  for (const scenario of selected) {
+    if (isAborting()) break;
+    console.error(`-> ${scenario.name}: starting`);
+    const { row, server } = await startChecked(scenario, ctx, opts);
+    started.push({ scenario, row, server, load: server && !row.error ? { ...loadOf(scenario, row, server, ctx, opts, 'paired'), tool } : null, slices: [] });
+  }
+  const live = started.filter((s) => s.load);
+  const busy = await waitForQuiet(opts.quietWait, (pct) => console.error(`   machine ${pct}% busy; waiting up to ${opts.quietWait} s for it to go quiet`));
+  if (busy > BUSY_WARN_PCT) console.error(`   warning: machine ${busy}% busy before the run`);
+  for (const s of live) {
+    if (isAborting()) break;
+    console.error(`   warm-up ${opts.warmup} s on ${s.scenario.name}`);
+    try {
+      await runLoad(tool, { ...s.load, durationSec: opts.warmup });
+    } catch (err) {
+      s.row.error = `${s.scenario.name}: load failed: ${err.message}`;
+    }
+  }
+  for (let cycle = 0; cycle < opts.paired && !isAborting(); cycle++) {
+    const order = live.filter((s) => !s.row.error);
+    const turn = cycle % Math.max(order.length, 1);
+    for (const s of [...order.slice(turn), ...order.slice(0, turn)]) {
+      if (isAborting()) break;
+      try {
+        const { result, notes, error } = await loadOnce(s.scenario, s.load, opts.slice);
+        s.slices[cycle] = result;
+        for (const note of notes) if (!s.row.notes.includes(note) && !/^p50|latenc/i.test(note)) s.row.notes.push(note);
+        if (error) s.row.error = error;
+      } catch (err) {
+        s.row.error = `${s.scenario.name}: load failed: ${err.message}`;
+      }
+    }
+    console.error(`   cycle ${cycle + 1}/${opts.paired}: ${order.map((s) => `${s.scenario.id} ${Math.round(s.slices[cycle]?.rps ?? 0)}`).join(', ')}`);
+  }
+  const rows = [];
+  for (const s of started) {
+    if (s.server) await s.server.stop();
+    if (s.scenario.after) {
+      const note = await s.scenario.after(ctx);
+      if (note) s.row.notes.push(note);
+    }
+    const measured = s.slices.filter(Boolean);
+    if (!s.row.error && measured.length) {
+      // The median slice stands for the row; the ratios use every slice (ratioOf).
+      const median = [...measured].sort((a, b) => a.rps - b.rps)[Math.floor((measured.length - 1) / 2)];
+      Object.assign(s.row, median, { notes: s.row.notes });
+      s.row.slices = s.slices.map((r) => (r ? r.rps : null));
+      s.row.busyBeforePct = busy;
+      s.row.notes.push(`paired: median of ${measured.length} slices of ${opts.slice} s (req/s ${Math.round(Math.min(...measured.map((r) => r.rps)))}-${Math.round(Math.max(...measured.map((r) => r.rps)))})`);
+    } else if (!s.row.error) {
+      s.row.error = `${s.scenario.name}: not measured`;
+    }
+    rows.push(s.row);
+  }
+  return rows;
+}
+
+/**
+ * One row's speed over another's. Paired rows: the median, over the cycles both were measured in,
+ * of the ratio of their slices, each pair taken seconds apart; otherwise the ratio of their req/s.
+ */
+function ratioOf(a, b) {
+  if (a.error || b.error) return null;
+  if (a.slices && b.slices) {
+    const pairs = a.slices.map((x, i) => (x && b.slices[i] ? x / b.slices[i] : null)).filter((r) => r !== null).sort((x, y) => x - y);
+    if (pairs.length) return pairs[Math.floor((pairs.length - 1) / 2)];
+  }
+  return a.rps / b.rps;
 }
 
 function medianRun(attempts) {
@@ -208,27 +314,32 @@ async function main() {
 
   // Rounds are interleaved (A B C, A B C) so a slow patch of a shared VM
   // lands on every server rather than on one.
-  const runs = new Map(selected.map((s) => [s.id, []]));
-  for (let round = 1; round <= opts.rounds && !isAborting(); round++) {
-    for (const scenario of selected) {
-      if (isAborting()) break;
-      runs.get(scenario.id).push(await measure(scenario, { ...ctxBase, round }, opts, tool));
+  let rows;
+  if (opts.paired) {
+    rows = await measurePaired(selected, ctxBase, opts, tool);
+  } else {
+    const runs = new Map(selected.map((s) => [s.id, []]));
+    for (let round = 1; round <= opts.rounds && !isAborting(); round++) {
+      for (const scenario of selected) {
+        if (isAborting()) break;
+        runs.get(scenario.id).push(await measure(scenario, { ...ctxBase, round }, opts, tool));
+      }
     }
+    rows = selected.map((s) => medianRun(runs.get(s.id)));
   }
-  const rows = selected.map((s) => medianRun(runs.get(s.id)));
 
   // Plain rows: against node:cluster. Every other group: its comparisons,
   // each row against its own baseline.
   const plainRows = rows.filter((r) => r.group === 'http');
   const base = plainRows.find((r) => r.id === BASELINE && !r.error);
-  for (const r of plainRows) r.ratio = base && !r.error ? r.rps / base.rps : null;
+  for (const r of plainRows) r.ratio = base ? ratioOf(r, base) : null;
   const byId = new Map(rows.map((r) => [r.id, r]));
   const ratios = comparisons
     .filter((c) => byId.has(c.row) && byId.has(c.baseline))
     .map((c) => {
       const a = byId.get(c.row);
       const b = byId.get(c.baseline);
-      const ratio = a.error || b.error ? null : a.rps / b.rps;
+      const ratio = ratioOf(a, b);
       return { ...c, ratio, met: ratio == null || c.target == null ? null : ratio >= c.target };
     });
 
@@ -247,7 +358,7 @@ async function main() {
     date: new Date().toISOString(),
     command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
     machine,
-    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, quietWaitSec: opts.quietWait, threads: tool.name === 'wrk' ? 1 : undefined, ...(showTls?.h2 ? { h2: { tool: 'h2load', threads: 1, streamsPerConnection: opts.streams } } : {}) },
+    load: { tool: tool.name, connections: opts.connections, durationSec: opts.duration, warmupSec: opts.warmup, rounds: opts.rounds, ...(opts.paired ? { paired: { cycles: opts.paired, sliceSec: opts.slice } } : {}), quietWaitSec: opts.quietWait, threads: tool.name === 'wrk' ? 1 : undefined, ...(showTls?.h2 ? { h2: { tool: 'h2load', threads: 1, streamsPerConnection: opts.streams } } : {}) },
     handler: path.relative(ROOT, handler),
     baseline: BASELINE,
     results: rows,
