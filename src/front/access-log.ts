@@ -3,7 +3,7 @@
  * (answered, timed out, aborted by the client, refused). Registered with a shared function, not a
  * per-request closure, since this runs for every request.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AccessFormatter, AccessRecord } from '../observe/access-log-format.js';
@@ -32,12 +32,14 @@ export interface AccessLogDeps {
   readonly counters: RequestCounters | null;
 }
 
-function bodyBytes(res: ServerResponse, bytesAtStart: number, socket: Socket | null): number {
+/** `req` rather than its socket: over HTTP/2, reading req.socket builds a Proxy, and the count needs none. */
+function bodyBytes(res: ServerResponse, bytesAtStart: number, req: IncomingMessage): number {
   if (res.req.method === 'HEAD' || res.statusCode === 304 || res.statusCode === 204) return 0;
   // HTTP/2: streams share the connection's byte count, so the response counts its own.
   if (res instanceof KeelH2Response) return res.bodyBytes;
   const length = res.getHeader('content-length');
   if (length !== undefined && res.writableFinished) return Number(length);
+  const socket = req.socket as Socket | null;
   if (!socket) return -1;
   const head = (res as ServerResponse & { _header?: string | null })._header;
   return Math.max(0, socket.bytesWritten - bytesAtStart - (head ? head.length : 0));
@@ -66,7 +68,7 @@ export function createAccessLog(deps: AccessLogDeps) {
     const loggedByWatchdog = ctx.status !== 0;
     // The metrics need status, bytes and duration too, so they are worked out even without a log.
     ctx.status = this.headersSent ? this.statusCode : 0;
-    ctx.bytes = bodyBytes(this, ctx.bytesAtStart, ctx.req.socket);
+    ctx.bytes = bodyBytes(this, ctx.bytesAtStart, ctx.req);
     ctx.durationMs = performance.now() - ctx.startMark;
     if (counters !== null) {
       const event = ctx.event;
@@ -91,7 +93,7 @@ export function createAccessLog(deps: AccessLogDeps) {
       if (ctx.status !== 0) continue;
       const res = ctx.res;
       ctx.status = res.headersSent ? res.statusCode : 504;
-      ctx.bytes = res.headersSent ? bodyBytes(res, ctx.bytesAtStart, ctx.req.socket) : 0;
+      ctx.bytes = res.headersSent ? bodyBytes(res, ctx.bytesAtStart, ctx.req) : 0;
       ctx.durationMs = now - ctx.startMark;
       if (!res.writableEnded) ctx.event = WORKER_TIMEOUT;
       writeLine(ctx);

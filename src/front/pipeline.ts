@@ -47,6 +47,9 @@ interface Connection {
   readonly trusted: boolean;
   readonly encrypted: boolean;
   readonly http2: boolean;
+  /** The last Host seen on the connection and whether it is local: a connection rarely changes names. */
+  lastHost: string | undefined;
+  lastHostLocal: boolean;
 }
 const kConnection = Symbol('keel.connection');
 
@@ -56,6 +59,15 @@ export function isLocalHost(host: string | undefined): boolean {
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d*$/, '');
   const lower = name.toLowerCase();
   return lower === 'localhost' || lower.endsWith('.localhost') || lower === '::1' || /^127\.\d+\.\d+\.\d+$/.test(lower);
+}
+
+/** isLocalHost, remembered per connection. */
+function isLocalHostOn(connection: Connection, host: string | undefined): boolean {
+  if (host !== connection.lastHost) {
+    connection.lastHost = host;
+    connection.lastHostLocal = isLocalHost(host);
+  }
+  return connection.lastHostLocal;
 }
 
 export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: ServerResponse) => void {
@@ -78,14 +90,14 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     if (known) return known;
     const socket = req.socket as Socket & { encrypted?: boolean };
     const peer = peerAddressOf(socket);
-    const connection: Connection = { peer, trusted: isTrusted(peer), encrypted: socket.encrypted === true, http2: stream !== undefined };
+    const connection: Connection = { peer, trusted: isTrusted(peer), encrypted: socket.encrypted === true, http2: stream !== undefined, lastHost: undefined, lastHostLocal: true };
     if (holder) holder[kConnection] = connection;
     return connection;
   }
 
   return function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket;
-    const { peer, trusted: peerTrusted, encrypted, http2 } = connectionOf(req);
+    const connection = connectionOf(req);
+    const { peer, trusted: peerTrusted, encrypted, http2 } = connection;
 
     // 1. One pass over the head: the limits, and the few headers keel reads.
     const head = readRequestHead(req);
@@ -107,7 +119,8 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       startTime: Date.now(),
       startMark: performance.now(),
       // HTTP/2 responses count their own bytes (the connection's count is shared by its streams).
-      bytesAtStart: http2 ? 0 : socket.bytesWritten,
+      // (Not req.socket over HTTP/2: each read of it there builds a Proxy.)
+      bytesAtStart: http2 ? 0 : req.socket.bytesWritten,
       event: '',
       routeId: ROUTE_NONE,
       cacheResult: 0,
@@ -121,7 +134,7 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     (res as KeelResponse).requestId = ctx.id;
     (res as KeelResponse).onClose = logResponseClose;
     // HSTS only where it can mean something: over TLS, to a name a browser would pin.
-    if (encrypted && hsts !== '' && !isLocalHost(head.host)) (res as KeelResponse).hsts = hsts;
+    if (encrypted && hsts !== '' && !isLocalHostOn(connection, head.host)) (res as KeelResponse).hsts = hsts;
 
     // 3. In-flight registration, and the access-log line (the close hook set above), before anything can refuse the request, so every request gets a line.
     inflight.add(ctx);

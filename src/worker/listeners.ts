@@ -156,13 +156,16 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
       idle.unref();
     };
     arm();
+    // One listener per session, not a closure per stream: this runs for every HTTP/2 request.
+    const onStreamClose = (): void => {
+      if (--open === 0 && !session.closed && !session.destroyed) arm();
+    };
     session.on('stream', (stream: ServerHttp2Stream) => {
       open++;
       if (idle) clearTimeout(idle);
       idle = null;
-      stream.once('close', () => {
-        if (--open === 0 && !session.closed && !session.destroyed) arm();
-      });
+      // 'close' comes once per stream, so on() does what once() would without its wrapper.
+      stream.on('close', onStreamClose);
     });
     session.once('close', () => {
       if (idle) clearTimeout(idle);

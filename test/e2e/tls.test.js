@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, renameSync, writeFileSync } from 'node:fs';
 import { get as httpsGet, Agent as HttpsAgent } from 'node:https';
-import { connect as h2connect, constants as h2constants } from 'node:http2';
+import { connect as h2connect, constants as h2constants, sensitiveHeaders } from 'node:http2';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
@@ -287,6 +287,8 @@ describe('plain and TLS at once: -b http://… -b https://… --certfile --keyfi
     assert.equal(get.status, 200);
     assert.match(get.headers['x-request-id'], UUIDISH);
     assert.deepEqual(JSON.parse(get.body), { httpVersion: '2.0', scheme: 'https', url: '/h2-get' });
+    // New on every response, the ID is sent never-indexed, so it does not push what repeats out of the HPACK table.
+    assert.deepEqual(get.headers[sensitiveHeaders], ['x-request-id']);
 
     const payload = 'x'.repeat(200_000) + 'end';
     const post = await client.request({ method: 'POST', path: '/echo', headers: { 'content-type': 'text/plain' }, body: payload });
