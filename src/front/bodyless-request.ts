@@ -14,6 +14,7 @@
  * each event to Node's behaviour.
  */
 import { IncomingMessage } from 'node:http';
+import { Http2ServerRequest } from 'node:http2';
 
 const kSkipped = Symbol('keel.bodyLifecycleSkipped');
 /** Set at Node's end-of-response step: the moment Node would have dumped the body has passed. */
@@ -81,8 +82,8 @@ export function skipBodyLifecycle(req: IncomingMessage): void {
 }
 
 /** Whether a request is still on the fast path (for the unit test that watches Node's internals). */
-export function lifecycleSkipped(req: IncomingMessage): boolean {
-  return req instanceof KeelIncomingMessage && req[kSkipped];
+export function lifecycleSkipped(req: IncomingMessage | Http2ServerRequest): boolean {
+  return (req instanceof KeelIncomingMessage || req instanceof KeelH2Request) && req[kSkipped];
 }
 
 function releaseFromParser(req: KeelIncomingMessage): void {
@@ -98,4 +99,64 @@ function restoreLifecycle(req: KeelIncomingMessage): void {
   if (!req.complete) internals._readableState.ended = false;
   // Node dumps an unread body when the response finishes; if that moment has passed, do it now.
   else if (req[kAnswered] || internals.keel?.res.writableFinished) internals._dump();
+}
+
+/**
+ * The same for HTTP/2 (Node's compatibility API). A stream whose headers ended it has no body; at
+ * its close the API would resume the request to emit 'end', a few ticks per request. Its
+ * `didRead` flag, in state behind a private symbol (found once, by description), says the body
+ * is taken care of. 'close' needs nothing: the API emits it on every request itself.
+ */
+const H2_BODY_EVENTS = new Set<string | symbol>(['data', 'end', 'readable']);
+let compatState: symbol | null | undefined;
+
+interface H2Internals {
+  _readableState: { ended: boolean };
+}
+
+type H2State = { didRead: boolean; closed: boolean };
+
+export class KeelH2Request extends Http2ServerRequest {
+  declare [kSkipped]: boolean;
+
+  override on(event: string | symbol, listener: Listener): this {
+    if (this[kSkipped] && H2_BODY_EVENTS.has(event)) restoreH2Lifecycle(this);
+    return super.on(event, listener);
+  }
+
+  override addListener(event: string | symbol, listener: Listener): this {
+    return this.on(event, listener);
+  }
+
+  override prependListener(event: string | symbol, listener: Listener): this {
+    if (this[kSkipped] && H2_BODY_EVENTS.has(event)) restoreH2Lifecycle(this);
+    return super.prependListener(event, listener);
+  }
+}
+KeelH2Request.prototype[kSkipped] = false;
+
+function stateOf(req: KeelH2Request): H2State | null {
+  compatState ??= Object.getOwnPropertySymbols(req).find((symbol) => symbol.description === 'state') ?? null;
+  if (compatState === null) return null;
+  const state = (req as unknown as Record<symbol, unknown>)[compatState];
+  return typeof state === 'object' && state !== null && 'didRead' in state ? (state as H2State) : null;
+}
+
+/** Called before the app for an HTTP/2 request whose stream ended with its headers. */
+export function skipH2BodyLifecycle(req: Http2ServerRequest): void {
+  if (!(req instanceof KeelH2Request)) return;
+  const state = stateOf(req);
+  if (state === null || state.didRead) return;
+  state.didRead = true;
+  (req as unknown as H2Internals)._readableState.ended = true;
+  req[kSkipped] = true;
+}
+
+function restoreH2Lifecycle(req: KeelH2Request): void {
+  req[kSkipped] = false;
+  const state = stateOf(req);
+  if (state === null) return;
+  state.didRead = false;
+  // The API resumes an unread request when its stream closes; if that has happened, do it now.
+  if (state.closed) req.resume();
 }

@@ -3,7 +3,7 @@
  * before the app: everything it needs is computed here, once per worker.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
+import type { Http2ServerRequest, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -14,7 +14,7 @@ import type { Compress } from './compression.js';
 import type { RateLimitStage } from './ratelimit/rate-limit-stage.js';
 import type { Target } from './router.js';
 import { createBodyLimit } from './body-limit.js';
-import { skipBodyLifecycle } from './bodyless-request.js';
+import { skipBodyLifecycle, skipH2BodyLifecycle } from './bodyless-request.js';
 import type { ErrorBoundary } from './error-boundary.js';
 import { sendErrorPage } from './error-page.js';
 import { createForwardedResolver } from './forwarded.js';
@@ -149,7 +149,9 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
       return;
     }
     if (checkBodyLimit(req, res, head)) return;
-    if (!http2 && head.contentLength === undefined && head.transferEncoding === undefined) skipBodyLifecycle(req);
+    if (http2) {
+      if ((req as unknown as Http2ServerRequest).stream.endAfterHeaders) skipH2BodyLifecycle(req as unknown as Http2ServerRequest);
+    } else if (head.contentLength === undefined && head.transferEncoding === undefined) skipBodyLifecycle(req);
 
     // 6. Which route answers, from the path alone: the later stages depend on it.
     const target = route(ctx.url);

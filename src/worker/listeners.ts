@@ -16,7 +16,7 @@ import { isTlsBind } from '../config/tls-binds.js';
 import type { BindAddress } from '../config/value-types.js';
 import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
-import { KeelIncomingMessage } from '../front/bodyless-request.js';
+import { KeelH2Request, KeelIncomingMessage } from '../front/bodyless-request.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
 import type { UpgradeHandler } from '../front/upgrade-request.js';
@@ -181,6 +181,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
         ...tls.serverOptions(),
         allowHTTP1: true,
         Http1IncomingMessage: KeelIncomingMessage,
+        Http2ServerRequest: KeelH2Request,
         Http1ServerResponse: KeelResponse as unknown as typeof ServerResponse,
         Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse,
         SNICallback: tls.contexts.sniCallback,
@@ -203,7 +204,7 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
 
   let h2c: Http2Server | null = null;
   if (config.h2c) {
-    h2c = createH2Server({ Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse, settings: h2Settings }, handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    h2c = createH2Server({ Http2ServerRequest: KeelH2Request, Http2ServerResponse: KeelH2Response as unknown as typeof Http2ServerResponse, settings: h2Settings }, handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
     h2c.on('session', trackSession);
   }
 

@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
+import { connect as h2connect, createServer as createH2Server } from 'node:http2';
 import { describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { KeelIncomingMessage, lifecycleSkipped, skipBodyLifecycle } from '../../dist/front/bodyless-request.js';
+import { KeelH2Request, KeelIncomingMessage, lifecycleSkipped, skipBodyLifecycle, skipH2BodyLifecycle } from '../../dist/front/bodyless-request.js';
 
 async function serveAndCollect(requests) {
   const seen = [];
@@ -62,5 +63,33 @@ describe('the bodyless fast path on this Node', () => {
     req.on('close', () => events.push('close'));
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(events, ['end', 'close']);
+  });
+
+  test('HTTP/2 GETs skip it too, and keep it skipped through the stream\'s close', async () => {
+    const seen = [];
+    const server = createH2Server({ Http2ServerRequest: KeelH2Request }, (req, res) => {
+      if (req.stream.endAfterHeaders) skipH2BodyLifecycle(req);
+      seen.push(req);
+      res.end('ok\n');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const session = h2connect(`http://127.0.0.1:${server.address().port}`);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const stream = session.request({ ':path': '/' });
+        stream.resume();
+        await once(stream, 'close');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      session.close();
+      server.close();
+    }
+    assert.equal(seen.length, 2);
+    for (const req of seen) {
+      assert.equal(lifecycleSkipped(req), true, 'the compatibility state was found and the fast path taken');
+      assert.equal(req.readableEnded, false, "no 'end' was emitted");
+    }
   });
 });
