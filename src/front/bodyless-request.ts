@@ -135,11 +135,11 @@ export class KeelH2Request extends Http2ServerRequest {
 }
 KeelH2Request.prototype[kSkipped] = false;
 
+/** The API's state of a request; its symbol is found and checked on the first request, not on each. */
 function stateOf(req: KeelH2Request): H2State | null {
-  compatState ??= Object.getOwnPropertySymbols(req).find((symbol) => symbol.description === 'state') ?? null;
-  if (compatState === null) return null;
-  const state = (req as unknown as Record<symbol, unknown>)[compatState];
-  return typeof state === 'object' && state !== null && 'didRead' in state ? (state as H2State) : null;
+  const fields = req as unknown as Record<symbol, H2State | undefined>;
+  compatState ??= Object.getOwnPropertySymbols(req).find((symbol) => symbol.description === 'state' && typeof fields[symbol] === 'object' && 'didRead' in fields[symbol]!) ?? null;
+  return compatState === null ? null : fields[compatState]!;
 }
 
 /** Called before the app for an HTTP/2 request whose stream ended with its headers. */
