@@ -1,16 +1,14 @@
 /**
  * --max-body: a declared Content-Length over the limit gets 413 before any of the body is read; a
  * chunked body is counted as the parser delivers it and cut off with 413 once it passes the limit.
- * Either way the connection closes after a short linger, so the rest is never read whole.
+ * Either way the connection closes after the 413, with a linger (lingering-close.ts), so the rest is
+ * never read whole and the client still gets the answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants, type ServerHttp2Stream } from 'node:http2';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { neutralizeResponse, sendErrorPage } from './error-page.js';
 import type { RequestHead } from './request-head.js';
-
-/** How long a refused upload may keep sending before the socket is destroyed (Nginx's lingering close). */
-const LINGER_MS = 2000;
 
 const kReceived = Symbol('keel.bodyReceived');
 const kLimit = Symbol('keel.bodyLimit');
@@ -27,12 +25,11 @@ function refuse(req: IncomingMessage, res: ServerResponse): void {
     setImmediate(() => stream.close(constants.NGHTTP2_CANCEL));
     return;
   }
-  const socket = req.socket;
+  // The 413 says Connection: close, so Node closes the connection after it, lingering.
   if (!res.headersSent) {
     sendErrorPage(req, res, 413, req.keel!.id, true);
     neutralizeResponse(res);
-  } else socket.destroy();
-  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  } else req.socket.destroy();
 }
 
 /**

@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ResolvedConfig } from '../config/resolve.js';
+import { isLingering, lingeringClose } from './lingering-close.js';
 
 /** A method, a space and the start of a target: what the first bytes of a request line look like. */
 const REQUEST_LINE_START = /^[A-Z]+ (?:\/|\*|[a-z][a-z0-9+.-]*:\/\/)/;
@@ -36,16 +37,13 @@ export function refusalStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer 
   return 400;
 }
 
-/** Marks a connection keel has already answered with a refusal. */
-const kRefused = Symbol('keel.refused');
-
 export function createClientErrorHandler(config: ResolvedConfig, logRefusal: LogRefusal) {
   const maxLine = config.limitRequestLine || 65_535;
   return function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    // The parser reports an error again for every chunk the client sends after the refusal; destroying
-    // the socket then would reset the connection and the client could lose the answer. The linger
-    // timer below closes it.
-    if ((socket as Socket & { [kRefused]?: boolean })[kRefused]) return;
+    // The parser reports an error for every chunk the client sends after keel's last answer (a refusal,
+    // or a response that closed the connection); destroying the socket then would reset the connection
+    // and the client could lose the answer. The linger closes it (lingering-close.ts).
+    if (isLingering(socket)) return;
     const inResponse = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
     // Bytes after a request that closes the connection (HTTP/1.0, Connection: close) are not a request:
     // the pending answer still goes out, then the connection closes (Node's default would answer 400 instead).
@@ -75,11 +73,10 @@ export function createConnectRefusal(logRefusal: LogRefusal) {
 function answerAndClose(socket: Socket, status: number): string {
   const requestId = newRequestId();
   const body = `${status} ${STATUS_CODES[status]}\n`;
-  (socket as Socket & { [kRefused]?: boolean })[kRefused] = true;
-  socket.end(
+  socket.write(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
   );
-  // Let the answer reach the client before the rest of what it is sending is refused.
-  setTimeout(() => socket.destroy(), 1000).unref();
+  // The answer reaches the client before the rest of what it is sending is dropped.
+  lingeringClose(socket);
   return requestId;
 }

@@ -17,6 +17,7 @@ import type { BindAddress } from '../config/value-types.js';
 import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelH2Request, KeelIncomingMessage } from '../front/bodyless-request.js';
+import { lingerOnClose } from '../front/lingering-close.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
 import type { UpgradeHandler } from '../front/upgrade-request.js';
@@ -111,7 +112,13 @@ function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: Resolv
 
 /** A plain HTTP/1.1 server fed connections by keel's own listeners. */
 function createHttp1Server(config: ResolvedConfig, handler: Handler, refusals: Refusals): HttpServer {
-  const server = createHttpServer({ IncomingMessage: KeelIncomingMessage, ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config) }, handler);
+  // requireHostHeader: the request-head stage refuses a missing Host itself, with a request ID and a
+  // log line (Node's own check answers a bare 400 no log sees, and builds req.headers for every request).
+  const server = createHttpServer(
+    { IncomingMessage: KeelIncomingMessage, ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config), requireHostHeader: false },
+    handler,
+  );
+  server.on('connection', lingerOnClose);
   applyHttp1Limits(server, config, refusals);
   return server;
 }
@@ -187,12 +194,16 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
         SNICallback: tls.contexts.sniCallback,
         settings: h2Settings,
         maxHeaderSize: maxHeaderSize(config),
+        requireHostHeader: false,
         // A client that opens a connection and stalls the handshake holds a socket; Node waits 120 s by default.
         handshakeTimeout: config.headerTimeout * 1000,
       } as Parameters<typeof createSecureServer>[0],
       handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
     );
     secure.on('session', trackSession);
+    secure.on('secureConnection', (socket: Socket) => {
+      if ((socket as Socket & { alpnProtocol?: string | false }).alpnProtocol !== 'h2') lingerOnClose(socket);
+    });
     // Only handshakes that ask for the certificate's status (status_request) get here.
     secure.on('OCSPRequest', (certificate: Buffer, _issuer: Buffer, callback: (err: Error | null, response?: Buffer) => void) => callback(null, tls.ocspResponse(certificate)));
     // A failed handshake (a scanner, a client that does not trust the certificate) is the client's business.
