@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client, request } from 'undici';
-import { KEEL, ROOT, killTree, runKeel, startKeel, tempDir } from '../helpers/keel.js';
+import { KEEL, ROOT, killTree, runCommand, runKeel, startKeel, tempDir } from '../helpers/keel.js';
 import { connectable, freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -110,6 +110,27 @@ describe('bad input: exit 2, one line naming the setting and what is allowed, no
     assert.match(stderr, new RegExp(`^keel: --bind: 127\\.0\\.0\\.1:${port} is already in use by another process$`, 'm'));
     assert.doesNotMatch(stderr, /keep exiting/);
     assert.equal(stderr.split('\n').filter((l) => l.includes('"msg":"worker starting"')).length, 2, 'one generation of workers, no restarts');
+  });
+
+  test('a Node older than 22.12: exit 2 naming the version needed, not a TypeError from deep inside', async () => {
+    // The version is faked before keel's launcher runs, so the test needs no old Node (one that is
+    // on PATH, as Debian's, is tried too).
+    const fake = `data:text/javascript,Object.defineProperty(process.versions, 'node', { value: '22.11.0' })`;
+    const marker = join(tempDir(), 'loaded');
+    const port = await freePort();
+    const result = await runCommand(process.execPath, ['--import', fake, '--', KEEL, 'serve', MARKER_APP, '--bind', `127.0.0.1:${port}`, '--admin', 'off'], { env: { ...process.env, SPEC_MARKER_PATH: marker } });
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, /^keel: needs Node\.js 22\.12 or later; this is v\S+ \(.+\)\.\n$/);
+    assert.ok(!existsSync(marker), 'the app was not loaded');
+    assert.equal(await connectable(port), false);
+    const old = await runCommand('/usr/bin/node', ['--version']).catch(() => null);
+    const [major, minor] = (old?.stdout.trim().slice(1) ?? '').split('.').map(Number);
+    if (old?.code === 0 && (major < 22 || (major === 22 && minor < 12))) {
+      const real = await runCommand('/usr/bin/node', ['--', KEEL, 'serve', MARKER_APP, '--bind', `127.0.0.1:${port}`, '--admin', 'off'], { env: { ...process.env, SPEC_MARKER_PATH: marker } });
+      assert.equal(real.code, 2, real.stderr);
+      assert.equal(real.stderr, `keel: needs Node.js 22.12 or later; this is ${old.stdout.trim()} (/usr/bin/node).\n`);
+    }
   });
 
   test('no APP: exit 2 with the usage', async () => {
