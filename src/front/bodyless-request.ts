@@ -15,6 +15,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import { Http2ServerRequest } from 'node:http2';
+import { hasForbiddenTrailer, refuseTrailers } from './request-trailers.js';
 
 const kSkipped = Symbol('keel.bodyLifecycleSkipped');
 /** Set at Node's end-of-response step: the moment Node would have dumped the body has passed. */
@@ -67,6 +68,16 @@ export class KeelIncomingMessage extends IncomingMessage {
 // On the prototype, so each request is built with the same shape and pays nothing to carry it.
 KeelIncomingMessage.prototype[kSkipped] = false;
 KeelIncomingMessage.prototype[kAnswered] = false;
+
+// The parser hands the head's fields, and then any trailer's, to _addHeaderLines (a trailer once
+// `complete` is set, just before the end of the body): the one place to refuse a trailer before
+// the app sees the body end. Not in Node's typings, hence the prototype assignment.
+type AddHeaderLines = (this: IncomingMessage, fields: string[], count: number) => void;
+const addHeaderLines = (IncomingMessage.prototype as unknown as { _addHeaderLines: AddHeaderLines })._addHeaderLines;
+(KeelIncomingMessage.prototype as unknown as { _addHeaderLines: AddHeaderLines })._addHeaderLines = function (fields, count) {
+  if (this.complete && hasForbiddenTrailer(fields)) refuseTrailers(this);
+  else addHeaderLines.call(this, fields, count);
+};
 
 /**
  * Called before the app for an HTTP/1 request the head says has no body. `ended` now, rather than

@@ -91,6 +91,24 @@ describe('front limits (echo app, --max-body 1k, small header limits, --header-t
     assert.ok(!appHits(hitsFile).some((h) => h.url === '/too-big-chunked' && h.event === 'end'), 'the app never received the whole body');
   });
 
+  it('refuses a chunked body whose trailer holds Host, Connection, Upgrade, TE or Keep-Alive with 400; the app never sees the body end; ordinary trailers reach it', async () => {
+    for (const field of ['Host: evil.example', 'Connection: close', 'Upgrade: websocket', 'TE: trailers', 'Keep-Alive: timeout=5']) {
+      const url = `/trailer-${field.split(':')[0].toLowerCase()}`;
+      const raw = `POST ${url} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n${field}\r\n\r\n`;
+      const result = await rawExchange(port, raw, { until: hasResponseHead });
+      const [res] = parseResponses(result.data);
+      assert.equal(res?.status, 400, `${field}: ${result.data.toString('latin1').slice(0, 120)}`);
+      assertFrontHeaders(res.headers, `trailer ${field}`);
+      assert.equal(res.headers.connection, 'close', `${field}: the connection closes`);
+      await waitFor(() => keel.accessLines().some((l) => l.includes(res.headers['x-request-id']) && l.includes(`"POST ${url} HTTP/1.1" 400`)), { what: `the access-log line of ${url}` });
+      assert.ok(!appHits(hitsFile).some((h) => h.url === url && h.event === 'end'), `${field}: the app never saw the body end`);
+    }
+    const ok = await rawExchange(port, 'POST /trailer-ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\nX-Checksum: abc\r\n\r\n');
+    const [served] = parseResponses(ok.data);
+    assert.equal(served?.status, 200, ok.data.toString('latin1').slice(0, 120));
+    assert.equal(JSON.parse(served.body.toString()).bodyLength, 5);
+  });
+
   it('passes bodies under --max-body to the app intact (Content-Length and chunked)', async () => {
     const payload = randomBytes(1000);
     const sha = createHash('sha256').update(payload).digest('hex');
