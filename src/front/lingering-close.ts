@@ -7,7 +7,8 @@
  * client does, or after LINGER_MS.
  *
  * Every HTTP/1 connection gets this as its destroySoon, which is what Node's HTTP server calls
- * after the last response of a connection; keel's own refusals call lingeringClose directly.
+ * after the last response of a connection; keel's own refusals, and upgrade requests answered
+ * without a tunnel, call lingeringClose directly.
  */
 import { Socket } from 'node:net';
 
@@ -36,8 +37,11 @@ export function lingeringClose(socket: Socket): void {
     return;
   }
   if (socket.writable) socket.end();
-  // Reading goes on (the HTTP parser still consumes the socket); once the client ends its side too,
-  // the socket closes. A client that never does is cut after LINGER_MS.
+  // Reading goes on, into the HTTP parser or, on a socket no parser reads any more (an upgrade
+  // request answered plainly), into nothing; once the client ends its side too, the socket closes.
+  // A client that never does is cut after LINGER_MS. (A socket the parser holds is left as Node
+  // has it: resuming one Node paused for backpressure would break its parser's assertion.)
+  if (!(socket as Socket & { parser?: unknown }).parser) socket.resume();
   socket.once('end', () => originalDestroySoon.call(socket));
   const timer = setTimeout(() => socket.destroy(), LINGER_MS);
   timer.unref();

@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { lingeringClose } from './lingering-close.js';
 import { KeelResponse } from './response-headers.js';
 
 /** The bytes the client sent after the upgrade request's head, kept on the request for the tunnel. */
@@ -15,9 +16,10 @@ export const kUpgradeHead = Symbol('keel.upgradeHead');
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Socket, head: Buffer) => void;
 
+/** An upgrade answered without a tunnel closes its connection, lingering: a client that never closes its side is cut. */
 function endSocket(this: ServerResponse): void {
   const socket = this.socket;
-  if (socket && !socket.destroyed) socket.end();
+  if (socket && !socket.destroyed) lingeringClose(socket);
 }
 
 function destroyOnError(this: Socket): void {

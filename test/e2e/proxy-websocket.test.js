@@ -3,12 +3,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { startKeel } from '../helpers/keel.js';
 import { freePort } from '../helpers/ports.js';
 import { makeCertificates } from '../helpers/certs.js';
 import { rawExchange, parseResponses } from '../helpers/raw-client.js';
-import { waitFor } from '../helpers/wait.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /** A ws echo server; records each connection's request headers and how it closed. */
 async function startEchoServer() {
@@ -101,6 +102,26 @@ describe('WebSocket through a proxy route', () => {
     const raw = await rawExchange(keel.port, 'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', { timeout: 3000 });
     assert.equal(raw.timedOut, false, 'the connection closed');
     assert.equal(parseResponses(raw.data)[0].status, 404);
+    // A client that never closes its side is cut after keel's linger (2 s), not left open for good:
+    // its writes then draw a reset.
+    const idle = connect({ host: '127.0.0.1', port: keel.port, allowHalfOpen: true });
+    try {
+      const received = [];
+      const errors = [];
+      idle.on('data', (d) => received.push(d));
+      idle.on('error', (err) => errors.push(err.code));
+      idle.write('GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n');
+      await waitFor(() => idle.readableEnded, { timeout: 5000, what: "the 404 and the end of keel's side" });
+      assert.equal(parseResponses(Buffer.concat(received))[0]?.status, 404);
+      await sleep(2500);
+      for (let i = 0; i < 20 && errors.length === 0 && !idle.destroyed; i++) {
+        idle.write('x');
+        await sleep(100);
+      }
+      assert.ok(errors.some((code) => code === 'EPIPE' || code === 'ECONNRESET'), `keel closed the connection after its linger: ${errors.join(', ') || 'writes still accepted'}`);
+    } finally {
+      idle.destroy();
+    }
   });
 });
 
