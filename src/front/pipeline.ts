@@ -22,6 +22,7 @@ import { peerAddressOf } from './proxy-protocol.js';
 import type { RequestContext } from './request-context.js';
 import { createHeadReader } from './request-head.js';
 import { pickRequestId } from './request-id.js';
+import { watchH2Trailers } from './request-trailers.js';
 import type { KeelResponse } from './response-headers.js';
 import { compileTrust } from './trusted-proxies.js';
 import { ROUTE_NONE } from '../observe/metric-names.js';
@@ -150,7 +151,9 @@ export function buildPipeline(deps: PipelineDeps): (req: IncomingMessage, res: S
     }
     if (checkBodyLimit(req, res, head)) return;
     if (http2) {
-      if ((req as unknown as Http2ServerRequest).stream.endAfterHeaders) skipH2BodyLifecycle(req as unknown as Http2ServerRequest);
+      const h2req = req as unknown as Http2ServerRequest;
+      if (h2req.stream.endAfterHeaders) skipH2BodyLifecycle(h2req);
+      else watchH2Trailers(h2req);
     } else if (head.contentLength === undefined && head.transferEncoding === undefined) skipBodyLifecycle(req);
 
     // 6. Which route answers, from the path alone: the later stages depend on it.

@@ -5,10 +5,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect as http2Connect } from 'node:http2';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startKeel, tempDir } from '../helpers/keel.js';
+import { makeCertificates } from '../helpers/certs.js';
 import { waitFor } from '../helpers/wait.js';
 import { rawExchange, parseResponses, hasResponseHead } from '../helpers/raw-client.js';
 
@@ -309,5 +311,49 @@ describe('front headers from an Express app', () => {
     assert.equal(await res.body.text(), 'hello from express\n');
     assert.equal(res.headers['x-powered-by'], undefined);
     assert.equal(res.headers.server, undefined);
+  });
+});
+
+describe('trailers over HTTP/2', () => {
+  const pki = makeCertificates();
+  const leaf = pki.leaf('trailers.test', { dns: ['localhost'], ip: ['127.0.0.1'] });
+  let keel;
+  let hitsFile;
+  before(async () => {
+    hitsFile = join(tempDir('keel-h2-trailers-'), 'hits.jsonl');
+    keel = await startKeel(ECHO, ['--certfile', leaf.cert, '--keyfile', leaf.key], { workers: 1, env: { FRONT_HITS_FILE: hitsFile } });
+  });
+  after(async () => {
+    await keel?.stop();
+    pki.cleanup();
+  });
+
+  /** POSTs "hello" over HTTP/2 with `trailers`: { status, requestId }. */
+  function postWithTrailers(path, trailers) {
+    return new Promise((resolve, reject) => {
+      const session = http2Connect(`https://127.0.0.1:${keel.port}`, { ca: pki.ca.certPem, servername: 'localhost' });
+      session.on('error', reject);
+      const stream = session.request({ ':method': 'POST', ':path': path }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+      let head = null;
+      stream.on('response', (headers) => (head = headers));
+      stream.on('data', () => {});
+      stream.on('close', () => {
+        session.close();
+        resolve({ status: head?.[':status'], requestId: head?.['x-request-id'] });
+      });
+      stream.on('error', () => {});
+      stream.end('hello');
+    });
+  }
+
+  it('refuses a body whose trailer holds Host or Trailer with 400 (nghttp2 resets one with Content-Length itself) and the app never sees it end; an ordinary trailer is served', async () => {
+    for (const [path, trailers] of [['/h2-trailer-host', { host: 'evil.example' }], ['/h2-trailer-trailer', { trailer: 'x-more' }]]) {
+      const { status, requestId } = await postWithTrailers(path, trailers);
+      assert.equal(status, 400, `${path}: ${status}`);
+      await waitFor(() => keel.accessLines().some((l) => l.includes(requestId) && l.includes(`"POST ${path} HTTP/2.0" 400`)), { what: `the access-log line of ${path}` });
+      assert.ok(!appHits(hitsFile).some((h) => h.url === path && h.event === 'end'), `${path}: the app never saw the body end`);
+    }
+    assert.equal((await postWithTrailers('/h2-trailer-ok', { 'x-checksum': 'abc' })).status, 200);
   });
 });
