@@ -221,6 +221,24 @@ describe('APP spec forms', { concurrency: true }, () => {
   }
 });
 
+test('a Fastify factory that awaited ready() itself: served, 5xx failures get the generic page, 4xx and its own error handlers are kept', async (t) => {
+  const keel = await startKeel('test/fixtures/spec-fastify-ready.mjs:build()', [], { workers: 1 });
+  t.after(() => keel.stop());
+  assert.match(keel.stderr, /^\s+app\s+.+ \(fastify\)$/m);
+  const client = http1Client(keel.url);
+  t.after(() => client.close());
+  const home = await client.get('/');
+  assert.equal(home.status, 200);
+  assert.equal(home.body, 'booted fastify\n');
+  await assertGenericFailure(keel, client, '/boom', 'spec-fastify-ready failure');
+  assert.equal((await client.get('/teapot')).status, 418);
+  assert.equal((await client.get('/no-such-route')).status, 404);
+  const own = await client.get('/own-handler');
+  assert.equal(own.status, 503);
+  assert.deepEqual(JSON.parse(own.body), { handledBy: 'plugin', message: 'handled by the plugin' });
+  assertOnlyKeelOutput(keel);
+});
+
 test('a .ts app in a project without "type": "module" (compiled to CommonJS by tsx): default and named exports', async (t) => {
   const dir = tempDir();
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'plain-cjs-project', private: true }));
