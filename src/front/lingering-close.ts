@@ -1,10 +1,10 @@
 /**
  * Lingering close, as Nginx's lingering_close and Apache's: when a server closes a connection the
  * client is still sending on (the rest of a refused upload, a request pipelined behind one that
- * said Connection: close), the server's kernel answers those bytes with a reset, and the reset
- * makes the client's kernel throw away whatever it has not read yet: the 400, the 413, the last
- * response. So keel ends its side, goes on reading and dropping what comes, and closes when the
- * client does, or after LINGER_MS.
+ * said Connection: close), the server's kernel answers those bytes with a reset, and the client's
+ * next write fails; a client that tears its socket down on that error (Node's net does) loses what
+ * it had not read yet: the 400, the 413, the last response. So keel ends its side, goes on reading
+ * and dropping what comes, and closes when the client does, or after LINGER_MS.
  *
  * Every HTTP/1 connection gets this as its destroySoon, which is what Node's HTTP server calls
  * after the last response of a connection; keel's own refusals, and upgrade requests answered
