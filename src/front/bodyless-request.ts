@@ -15,6 +15,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import { Http2ServerRequest } from 'node:http2';
+import { symbolByDescription } from '../private-symbol.js';
 import { hasForbiddenTrailer, refuseTrailers } from './request-trailers.js';
 
 const kSkipped = Symbol('keel.bodyLifecycleSkipped');
@@ -149,7 +150,7 @@ KeelH2Request.prototype[kSkipped] = false;
 /** The API's state of a request; its symbol is found and checked on the first request, not on each. */
 function stateOf(req: KeelH2Request): H2State | null {
   const fields = req as unknown as Record<symbol, H2State | undefined>;
-  compatState ??= Object.getOwnPropertySymbols(req).find((symbol) => symbol.description === 'state' && typeof fields[symbol] === 'object' && 'didRead' in fields[symbol]!) ?? null;
+  compatState ??= symbolByDescription(req, 'state', (value) => typeof value === 'object' && value !== null && 'didRead' in value);
   return compatState === null ? null : fields[compatState]!;
 }
 

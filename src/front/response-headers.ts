@@ -7,6 +7,7 @@
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, sensitiveHeaders } from 'node:http2';
+import { symbolByDescription } from '../private-symbol.js';
 
 function hidden(name: string): boolean {
   // Length first: most names are neither, and need no lower-casing.
@@ -109,7 +110,7 @@ const NEVER_INDEXED = ['x-request-id'];
 let compatHeaders: symbol | null | undefined;
 
 function neverIndexRequestId(res: Http2ServerResponse): void {
-  compatHeaders ??= Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === 'headers') ?? null;
+  compatHeaders ??= symbolByDescription(res, 'headers');
   if (compatHeaders === null) return;
   const headers = (res as unknown as Record<symbol, Record<string | symbol, unknown> | undefined>)[compatHeaders];
   if (typeof headers === 'object' && headers !== null && headers['x-request-id'] !== undefined) headers[sensitiveHeaders] = NEVER_INDEXED;

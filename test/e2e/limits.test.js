@@ -328,10 +328,15 @@ describe('trailers over HTTP/2', () => {
     pki.cleanup();
   });
 
-  /** POSTs "hello" over HTTP/2 with `trailers`: { status, requestId }. */
+  /** POSTs "hello" over HTTP/2 with `trailers`: { status, requestId }; rejects after 5 s rather than hang. */
   function postWithTrailers(path, trailers) {
     return new Promise((resolve, reject) => {
       const session = http2Connect(`https://127.0.0.1:${keel.port}`, { ca: pki.ca.certPem, servername: 'localhost' });
+      const timer = setTimeout(() => {
+        session.destroy();
+        reject(new Error(`${path}: no answer within 5 s`));
+      }, 5000);
+      session.on('close', () => clearTimeout(timer));
       session.on('error', reject);
       const stream = session.request({ ':method': 'POST', ':path': path }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers(trailers));

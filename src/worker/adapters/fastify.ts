@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keelError } from '../../errors.js';
+import { symbolByDescription } from '../../private-symbol.js';
 import type { AdaptedApp, FailRequest } from './types.js';
 
 interface FastifyLike {
@@ -81,7 +82,7 @@ interface ErrorHandlerRecord {
  * without it keel refuses to serve the instance rather than let Fastify's 500s show error messages.
  */
 function wrapDefaultErrorHandler(app: FastifyLike, fail: FailRequest): void {
-  const symbol = Object.getOwnPropertySymbols(app).find((s) => s.description === 'fastify.errorHandler');
+  const symbol = symbolByDescription(app, 'fastify.errorHandler');
   const record = symbol ? ((app as unknown as Record<symbol, ErrorHandlerRecord | undefined>)[symbol] ?? null) : null;
   const original = record?.func;
   if (!record || typeof original !== 'function') {
