@@ -6,34 +6,43 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-/** command on PATH → Debian package that provides it. */
-const PEERS = {
-  curl: 'curl',
-  pebble: 'pebble',
-  h2load: 'nghttp2-client',
-  openssl: 'openssl',
-  gunicorn: 'gunicorn',
-  flask: 'python3-flask',
-  'redis-server': 'redis-server',
-  python3: 'python3',
-  // keel init's unit is checked with systemd-analyze verify; keel's sd_notify runs systemd-notify.
-  'systemd-analyze': 'systemd',
-  'systemd-notify': 'systemd',
-  nginx: 'nginx',
-  // doctor --url is tested against Django's runserver with DEBUG on (Debian's python3 and Django).
-  'django-admin': 'python3-django',
-  // The status page is tested in a real headless Chromium (driven by playwright-core).
-  chromium: 'chromium',
-};
+/**
+ * Debian's Python and Gunicorn, not the PATH's: a python3 on PATH (pyenv, say) can carry a `flask`
+ * command of its own while Debian's gunicorn, which the tests run, cannot import Flask.
+ */
+const DEBIAN_PYTHON = '/usr/bin/python3';
 
 function onPath(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
+function debianPythonImports(module) {
+  return existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}
+
+/** What the tests need: how to tell it is here, and the Debian package that provides it. */
+const PEERS = [
+  ['curl', () => onPath('curl')],
+  ['pebble', () => onPath('pebble')],
+  ['nghttp2-client', () => onPath('h2load')],
+  ['openssl', () => onPath('openssl')],
+  ['gunicorn', () => existsSync('/usr/bin/gunicorn')],
+  ['python3-flask', () => debianPythonImports('flask')],
+  ['redis-server', () => onPath('redis-server')],
+  ['python3', () => existsSync(DEBIAN_PYTHON)],
+  // keel init's unit is checked with systemd-analyze verify; keel's sd_notify runs systemd-notify.
+  ['systemd', () => onPath('systemd-analyze') && onPath('systemd-notify')],
+  ['nginx', () => onPath('nginx') || existsSync('/usr/sbin/nginx')],
+  // doctor --url is tested against Django's runserver with DEBUG on (Debian's python3 and Django).
+  ['python3-django', () => debianPythonImports('django')],
+  // The status page is tested in a real headless Chromium (driven by playwright-core).
+  ['chromium', () => onPath('chromium')],
+];
+
 function ensurePeers() {
-  const missing = Object.entries(PEERS).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg);
+  const missing = PEERS.filter(([, present]) => !present()).map(([pkg]) => pkg);
   if (missing.length === 0) return;
-  const line = `apt-get update && apt-get install -y ${[...new Set(missing)].join(' ')}`;
+  const line = `apt-get update && apt-get install -y ${missing.join(' ')}`;
   if (process.getuid?.() !== 0) {
     console.error(`The tests need these Debian packages: ${missing.join(', ')}.\nInstall them as root, then run npm test again:\n  ${line}`);
     process.exit(1);

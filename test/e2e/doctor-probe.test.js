@@ -142,7 +142,7 @@ describe("Flask's development server with debug on", () => {
   let port;
   before(async () => {
     port = await freePort();
-    flask = await startPeer('python3', ['-m', 'flask', '--app', 'examples/flask/app.py', 'run', '--debug', '--port', String(port), '--host', '127.0.0.1'], port);
+    flask = await startPeer('/usr/bin/python3', ['-m', 'flask', '--app', 'examples/flask/app.py', '--debug', 'run', '--port', String(port), '--host', '127.0.0.1'], port);
   });
   after(() => stopPeer(flask));
 
@@ -166,7 +166,7 @@ describe('Gunicorn with Flask', () => {
   let port;
   before(async () => {
     port = await freePort();
-    gunicorn = await startPeer('gunicorn', ['-b', `127.0.0.1:${port}`, '--chdir', 'examples/flask', 'app:app'], port);
+    gunicorn = await startPeer('/usr/bin/gunicorn', ['-b', `127.0.0.1:${port}`, '--chdir', 'examples/flask', 'app:app'], port);
   });
   after(() => stopPeer(gunicorn));
 
@@ -210,7 +210,7 @@ if __name__ == '__main__':
     writeFileSync(join(dir, 'site_app.py'), SITE);
     const [devPort, prodPort] = [await freePort(), await freePort()];
     servers.dev = { port: devPort, child: await startPeer('/usr/bin/python3', ['site_app.py', 'runserver', `127.0.0.1:${devPort}`, '--noreload'], devPort, { cwd: dir, env: { APP_DEBUG: '1' } }) };
-    servers.prod = { port: prodPort, child: await startPeer('gunicorn', ['-b', `127.0.0.1:${prodPort}`, '--chdir', dir, 'site_app:application'], prodPort, { cwd: dir }) };
+    servers.prod = { port: prodPort, child: await startPeer('/usr/bin/gunicorn', ['-b', `127.0.0.1:${prodPort}`, '--chdir', dir, 'site_app:application'], prodPort, { cwd: dir }) };
   });
   after(() => Object.values(servers).forEach((s) => stopPeer(s.child)));
 
