@@ -6,7 +6,7 @@
  * however it ended. A subclass, so there is no per-request wrapping and no per-request listener.
  */
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
-import { Http2ServerResponse, sensitiveHeaders } from 'node:http2';
+import { Http2ServerResponse, sensitiveHeaders, type ServerHttp2Stream } from 'node:http2';
 import { symbolByDescription } from '../private-symbol.js';
 
 function hidden(name: string): boolean {
@@ -110,10 +110,41 @@ const NEVER_INDEXED = ['x-request-id'];
 let compatHeaders: symbol | null | undefined;
 
 function neverIndexRequestId(res: Http2ServerResponse): void {
+  const headers = compatHeadersOf(res);
+  if (headers !== null && headers['x-request-id'] !== undefined) headers[sensitiveHeaders] = NEVER_INDEXED;
+}
+
+function compatHeadersOf(res: Http2ServerResponse): Record<string | symbol, unknown> | null {
   compatHeaders ??= symbolByDescription(res, 'headers');
-  if (compatHeaders === null) return;
+  if (compatHeaders === null) return null;
   const headers = (res as unknown as Record<symbol, Record<string | symbol, unknown> | undefined>)[compatHeaders];
-  if (typeof headers === 'object' && headers !== null && headers['x-request-id'] !== undefined) headers[sensitiveHeaders] = NEVER_INDEXED;
+  return typeof headers === 'object' && headers !== null ? headers : null;
+}
+
+/**
+ * The compatibility API starts every response with `waitForTrailers`, whether or not the app ever
+ * adds a trailer: after the body the stream waits for 'wantTrailers', the API sends empty trailers
+ * from a setImmediate, and the stream ends with an extra empty DATA frame. That round costs ~10 %
+ * of a small response (alternating h2load runs of a bare node:http2 server, with and without it),
+ * on the server and on the client. When the app ends the response in the call that starts it
+ * (`res.end(body)`, the usual small answer) and has set no trailer, none can follow, as over
+ * HTTP/1.1, where trailers go out at end(); keel then starts the response the way the API does, but
+ * without waiting for trailers, so the body's last DATA frame ends the stream. Streamed responses,
+ * and any with a trailer, keep the API's own path. The method is behind a private symbol, found
+ * once, by description; under another name (a future Node) every response keeps the API's path.
+ */
+type BeginSend = (this: Http2ServerResponse) => void;
+const kBeginSend = symbolByDescription(Http2ServerResponse.prototype, 'begin-send', (value) => typeof value === 'function');
+const beginSend = kBeginSend === null ? null : (Http2ServerResponse.prototype as unknown as Record<symbol, BeginSend>)[kBeginSend]!;
+
+function beginSendWithoutTrailers(this: KeelH2Response): void {
+  const headers = this.endingNow && !this.hasTrailers ? compatHeadersOf(this) : null;
+  if (headers === null) {
+    beginSend!.call(this);
+    return;
+  }
+  headers[':status'] = this.statusCode;
+  this.stream.respond(headers as OutgoingHttpHeaders, { endStream: this.writableEnded, waitForTrailers: false, sendDate: this.sendDate } as Parameters<ServerHttp2Stream['respond']>[1]);
 }
 
 /**
@@ -126,6 +157,10 @@ export class KeelH2Response extends Http2ServerResponse {
   declare hsts: string;
   /** Body bytes the app wrote. */
   declare bodyBytes: number;
+  /** end() was called before the head went out: the response starts and ends in that call. */
+  declare endingNow: boolean;
+  /** The app set a trailer (addTrailers calls setTrailer). */
+  declare hasTrailers: boolean;
 
   override emit(event: string | symbol, ...args: any[]): boolean {
     runCloseHook(this, event);
@@ -156,9 +191,25 @@ export class KeelH2Response extends Http2ServerResponse {
     return super.write(chunk, encodingOrCallback, callback);
   }
 
-  // No end() override: Http2ServerResponse.end(chunk) writes its chunk through this.write (Node 22
-  // and 24), so counting it there too would count it twice.
+  override addTrailers(headers: OutgoingHttpHeaders): void {
+    this.hasTrailers = true;
+    super.addTrailers(headers);
+  }
+
+  // end(chunk) writes its chunk through this.write (Node 22 and 24), which counts it: not counted here.
+  override end(chunk?: any, encodingOrCallback?: any, callback?: any): this {
+    if (!this.headersSent) this.endingNow = true;
+    return super.end(chunk, encodingOrCallback, callback);
+  }
 }
+// setTrailer, which addTrailers calls, is not in Node's typings.
+type SetTrailer = (this: KeelH2Response, name: string, value: unknown) => void;
+const setTrailer = (Http2ServerResponse.prototype as unknown as { setTrailer: SetTrailer }).setTrailer;
+(KeelH2Response.prototype as unknown as { setTrailer: SetTrailer }).setTrailer = function (name, value) {
+  this.hasTrailers = true;
+  setTrailer.call(this, name, value);
+};
+if (kBeginSend !== null) (KeelH2Response.prototype as unknown as Record<symbol, BeginSend>)[kBeginSend] = beginSendWithoutTrailers as BeginSend;
 
 function byteLength(chunk: string | Uint8Array, encoding: unknown): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk.byteLength;
@@ -168,3 +219,5 @@ KeelH2Response.prototype.requestId = '';
 KeelH2Response.prototype.onClose = null;
 KeelH2Response.prototype.hsts = '';
 KeelH2Response.prototype.bodyBytes = 0;
+KeelH2Response.prototype.endingNow = false;
+KeelH2Response.prototype.hasTrailers = false;
