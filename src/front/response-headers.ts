@@ -161,6 +161,10 @@ export class KeelH2Response extends Http2ServerResponse {
   declare endingNow: boolean;
   /** The app set a trailer (addTrailers calls setTrailer). */
   declare hasTrailers: boolean;
+  /** The app's writeHead is held until the first write or end (see writeHead). */
+  declare held: boolean;
+  /** Inside write, end or flushHeaders: a writeHead now is the API's own, to send the head. */
+  declare sending: boolean;
 
   override emit(event: string | symbol, ...args: any[]): boolean {
     runCloseHook(this, event);
@@ -178,9 +182,35 @@ export class KeelH2Response extends Http2ServerResponse {
     return super.appendHeader(name, value);
   }
 
-  // Http2ServerResponse applies writeHead's headers without going through setHeader.
+  /**
+   * The compatibility API sends the HEADERS frame from writeHead itself; Node's HTTP/1.1 response
+   * holds the head until the first write or end. keel holds it too, for the usual
+   * `writeHead(status, { ... })` then `end(body)`, so that end() is the call that starts the
+   * response and it can go out without the API's trailer round (see beginSendWithoutTrailers).
+   * headersSent is true from writeHead on, as over HTTP/1.1. The API sends the held head from
+   * write, end and flushHeaders, by calling writeHead(statusCode) itself (`sending` tells that call
+   * from the app's). A second writeHead sends the held head and then fails as it did before. A
+   * reason phrase, array headers or a closed stream take the API's path unchanged.
+   */
   override writeHead(statusCode: number, reasonOrHeaders?: any, headers?: any): this {
+    if (this.held) {
+      this.held = false;
+      super.writeHead(this.statusCode);
+      // The API's own call for the held head brings only its status: anything else is a second writeHead, which throws as the API's does.
+      if (reasonOrHeaders === undefined && statusCode === this.statusCode) return this;
+    }
     const given = (typeof reasonOrHeaders === 'string' ? headers : reasonOrHeaders) as OutgoingHttpHeaders | undefined | null;
+    const stream = this.stream;
+    if (!this.sending && typeof reasonOrHeaders !== 'string' && !Array.isArray(given) && !stream.headersSent && !stream.closed && !stream.destroyed) {
+      // The status setter validates as writeHead would (100-599, never 101).
+      this.statusCode = statusCode;
+      if (given !== undefined && given !== null) for (const name in given) this.setHeader(name, given[name]);
+      setKeelHeaders(this);
+      neverIndexRequestId(this);
+      this.held = true;
+      return this;
+    }
+    // Http2ServerResponse applies writeHead's headers without going through setHeader.
     setKeelHeaders(this);
     neverIndexRequestId(this);
     return given === undefined || given === null ? super.writeHead(statusCode) : super.writeHead(statusCode, copyShown(given, {}));
@@ -188,7 +218,14 @@ export class KeelH2Response extends Http2ServerResponse {
 
   override write(chunk: any, encodingOrCallback?: any, callback?: any): boolean {
     this.bodyBytes += byteLength(chunk, encodingOrCallback);
-    return super.write(chunk, encodingOrCallback, callback);
+    // end(chunk) comes through here with `sending` already set.
+    if (this.sending) return super.write(chunk, encodingOrCallback, callback);
+    this.sending = true;
+    try {
+      return super.write(chunk, encodingOrCallback, callback);
+    } finally {
+      this.sending = false;
+    }
   }
 
   override addTrailers(headers: OutgoingHttpHeaders): void {
@@ -198,10 +235,26 @@ export class KeelH2Response extends Http2ServerResponse {
 
   // end(chunk) writes its chunk through this.write (Node 22 and 24), which counts it: not counted here.
   override end(chunk?: any, encodingOrCallback?: any, callback?: any): this {
-    if (!this.headersSent) this.endingNow = true;
-    return super.end(chunk, encodingOrCallback, callback);
+    if (!this.stream.headersSent) this.endingNow = true;
+    this.sending = true;
+    try {
+      return super.end(chunk, encodingOrCallback, callback);
+    } finally {
+      this.sending = false;
+    }
   }
 }
+// flushHeaders sends a held head (see writeHead); like setTrailer below, it is not in Node's typings.
+type FlushHeaders = (this: KeelH2Response) => void;
+const flushHeaders = (Http2ServerResponse.prototype as unknown as { flushHeaders: FlushHeaders }).flushHeaders;
+(KeelH2Response.prototype as unknown as { flushHeaders: FlushHeaders }).flushHeaders = function () {
+  this.sending = true;
+  try {
+    flushHeaders.call(this);
+  } finally {
+    this.sending = false;
+  }
+};
 // setTrailer, which addTrailers calls, is not in Node's typings.
 type SetTrailer = (this: KeelH2Response, name: string, value: unknown) => void;
 const setTrailer = (Http2ServerResponse.prototype as unknown as { setTrailer: SetTrailer }).setTrailer;
@@ -209,6 +262,14 @@ const setTrailer = (Http2ServerResponse.prototype as unknown as { setTrailer: Se
   this.hasTrailers = true;
   setTrailer.call(this, name, value);
 };
+// headersSent is a getter of the API (a readonly property in Node's typings): true while the head is held.
+const apiHeadersSent = Object.getOwnPropertyDescriptor(Http2ServerResponse.prototype, 'headersSent')!.get!;
+Object.defineProperty(KeelH2Response.prototype, 'headersSent', {
+  configurable: true,
+  get(this: KeelH2Response): boolean {
+    return this.held || (apiHeadersSent.call(this) as boolean);
+  },
+});
 if (kBeginSend !== null) (KeelH2Response.prototype as unknown as Record<symbol, BeginSend>)[kBeginSend] = beginSendWithoutTrailers as BeginSend;
 
 function byteLength(chunk: string | Uint8Array, encoding: unknown): number {
@@ -221,3 +282,5 @@ KeelH2Response.prototype.hsts = '';
 KeelH2Response.prototype.bodyBytes = 0;
 KeelH2Response.prototype.endingNow = false;
 KeelH2Response.prototype.hasTrailers = false;
+KeelH2Response.prototype.held = false;
+KeelH2Response.prototype.sending = false;

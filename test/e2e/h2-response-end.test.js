@@ -1,4 +1,4 @@
-// HTTP/2 responses end where they should (issue 4): a response the app ends in the call that starts
+// HTTP/2 responses end where they should (issue 4): a response the app ends in the call that sends its head
 // it (`res.end(body)`) ends its stream with the body's own DATA frame, not with an empty DATA frame
 // sent a tick later, which is how Node's compatibility API ends every response; and trailers still
 // reach the client whether the app sets them before end() or while streaming. Frames are read with
@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect as h2connect } from 'node:http2';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeCertificates } from '../helpers/certs.js';
@@ -21,7 +22,8 @@ const leaf = pki.leaf('localhost', { dns: ['localhost'], ip: ['127.0.0.1'] });
 /** nghttp -nv: the frames the client received, as { type, length, flags } for the request's stream. */
 function framesOf(url, method = 'GET') {
   return new Promise((resolve, reject) => {
-    const args = ['-nv', '--timeout=10', ...(method === 'HEAD' ? ['-H', ':method: HEAD'] : []), url];
+    // No Accept-Encoding, as h2load sends none: keel's compression then leaves the response alone.
+    const args = ['-nv', '--timeout=10', '-H', 'accept-encoding: identity', ...(method === 'HEAD' ? ['-H', ':method: HEAD'] : []), url];
     const child = spawn('nghttp', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
@@ -40,8 +42,8 @@ function framesOf(url, method = 'GET') {
   });
 }
 
-/** One request with Node's http2 client: { status, headers, body, trailers }. */
-function fetchH2(origin, path) {
+/** One request with Node's http2 client: { status, headers, body, trailers }; onResponse(headers) when the head arrives. */
+function fetchH2(origin, path, onResponse = () => {}) {
   return new Promise((resolve, reject) => {
     const session = h2connect(origin, { ca: pki.ca.certPem });
     session.on('error', reject);
@@ -50,7 +52,10 @@ function fetchH2(origin, path) {
     let head = {};
     let trailers = null;
     const chunks = [];
-    stream.on('response', (h) => (head = h));
+    stream.on('response', (h) => {
+      head = h;
+      onResponse(h);
+    });
     stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (c) => chunks.push(c));
     stream.on('error', reject);
@@ -58,6 +63,19 @@ function fetchH2(origin, path) {
       session.close();
       resolve({ status: head[':status'], headers: head, body: Buffer.concat(chunks).toString(), trailers });
     });
+  });
+}
+
+/** One HTTPS/1.1 request: { status, body }. */
+function fetchH1(url) {
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(url, { ca: pki.ca.certPem, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }));
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`${url} timed out`)));
+    req.on('error', reject);
   });
 }
 
@@ -77,6 +95,49 @@ describe('HTTP/2: how responses end', () => {
       { type: 'HEADERS', length: frames[0]?.length, endStream: false },
       { type: 'DATA', length: 'whole body\n'.length, endStream: true },
     ], out);
+  });
+
+  test('writeHead(status, headers) then end(body), the usual small answer: the same two frames', async () => {
+    const { frames, out } = await framesOf(`${origin}/head-then-end`);
+    assert.deepEqual(frames.map((f) => [f.type, f.endStream]), [['HEADERS', false], ['DATA', true]], out);
+    assert.equal(frames[1].length, 'headersSent=true\n'.length, out);
+  });
+
+  test('after writeHead, headersSent is true and the headers are all there, as over HTTP/1.1', async () => {
+    const h2 = await fetchH2(origin, '/head-then-end');
+    assert.equal(h2.status, 200);
+    assert.equal(h2.body, 'headersSent=true\n');
+    assert.equal(h2.headers['x-kind'], 'held');
+    assert.equal(h2.headers['content-type'], 'application/octet-stream');
+    assert.match(h2.headers['x-request-id'], /\S/);
+    const h1 = await fetchH1(`${origin}/head-then-end`);
+    assert.equal(h1.body, 'headersSent=true\n');
+  });
+
+  test('writeHead, then writes later: the head goes out with the first write, the body is whole', async () => {
+    const res = await fetchH2(origin, '/head-then-write');
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'first, second\n');
+  });
+
+  test('flushHeaders() sends the head at once: the client has it while the body is still to come', async () => {
+    let release = null;
+    const done = fetchH2(origin, '/flushed', (head) => {
+      assert.equal(head['x-kind'], 'flushed');
+      // Only now is the body let go: a head held back until the body would never get here.
+      release = fetchH2(origin, '/release');
+    });
+    const res = await done;
+    assert.ok(release, 'the head arrived before the body');
+    assert.equal((await release).body, 'ok\n');
+    assert.equal(res.body, 'released\n');
+  });
+
+  test('a second writeHead fails as the compatibility API fails it, and the first head stands', async () => {
+    const res = await fetchH2(origin, '/twice');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-second'], undefined);
+    assert.equal(res.body, 'ERR_HTTP2_HEADERS_SENT\n');
   });
 
   test('res.end() with no body: the HEADERS frame itself ends the stream, no DATA frame follows', async () => {
