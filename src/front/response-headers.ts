@@ -189,8 +189,9 @@ export class KeelH2Response extends Http2ServerResponse {
    * response and it can go out without the API's trailer round (see beginSendWithoutTrailers).
    * headersSent is true from writeHead on, as over HTTP/1.1. The API sends the held head from
    * write, end and flushHeaders, by calling writeHead(statusCode) itself (`sending` tells that call
-   * from the app's). A second writeHead sends the held head and then fails as it did before. A
-   * reason phrase, array headers or a closed stream take the API's path unchanged.
+   * from the app's). A second writeHead sends the held head and then fails as it did before. An
+   * event stream's head is not held; a reason phrase, array headers or a closed stream take the
+   * API's path unchanged.
    */
   override writeHead(statusCode: number, reasonOrHeaders?: any, headers?: any): this {
     if (this.held) {
@@ -207,6 +208,8 @@ export class KeelH2Response extends Http2ServerResponse {
       if (given !== undefined && given !== null) for (const name in given) this.setHeader(name, given[name]);
       setKeelHeaders(this);
       neverIndexRequestId(this);
+      // An event stream's head is what its client waits for: it goes now (compression.ts does the same).
+      if (isEventStream(this.getHeader('content-type'))) return super.writeHead(statusCode);
       this.held = true;
       return this;
     }
@@ -271,6 +274,10 @@ Object.defineProperty(KeelH2Response.prototype, 'headersSent', {
   },
 });
 if (kBeginSend !== null) (KeelH2Response.prototype as unknown as Record<symbol, BeginSend>)[kBeginSend] = beginSendWithoutTrailers as BeginSend;
+
+function isEventStream(type: unknown): boolean {
+  return typeof type === 'string' && type.length >= 17 && type.slice(0, 17).toLowerCase() === 'text/event-stream';
+}
 
 function byteLength(chunk: string | Uint8Array, encoding: unknown): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk.byteLength;

@@ -133,6 +133,18 @@ describe('HTTP/2: how responses end', () => {
     assert.equal(res.body, 'released\n');
   });
 
+  test('the head of an event stream is not held: the client has it before the first event', async () => {
+    let release = null;
+    const done = fetchH2(origin, '/events', (head) => {
+      assert.equal(head['content-type'], 'text/event-stream');
+      release = fetchH2(origin, '/release');
+    });
+    const res = await done;
+    assert.ok(release, 'the head arrived before the body');
+    await release;
+    assert.equal(res.body, 'released\n');
+  });
+
   test('a second writeHead fails as the compatibility API fails it, and the first head stands', async () => {
     const res = await fetchH2(origin, '/twice');
     assert.equal(res.status, 200);
