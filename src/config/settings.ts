@@ -500,6 +500,22 @@ export const settings = [
     section: 'limits',
   }),
   setting({
+    key: 'lingeringTime',
+    flag: 'lingering-time',
+    type: seconds(0, 3600),
+    default: 30,
+    help: "After keel's last answer on an HTTP/1 connection (a refused upload, a request behind Connection: close), how long it may go on reading and dropping what the client still sends, so the client reads the answer instead of a reset (Nginx's lingering_time). 0 closes at once.",
+    section: 'limits',
+  }),
+  setting({
+    key: 'lingeringTimeout',
+    flag: 'lingering-timeout',
+    type: seconds(0.1, 3600),
+    default: 5,
+    help: 'Within --lingering-time, how long keel waits for more of what the client sends before it closes (Nginx\'s lingering_timeout).',
+    section: 'limits',
+  }),
+  setting({
     key: 'maxBody',
     flag: 'max-body',
     type: bytes(),

@@ -17,7 +17,7 @@ import type { BindAddress } from '../config/value-types.js';
 import { maxHeaderSize } from '../front/request-head.js';
 import { readProxyHeader } from '../front/proxy-protocol.js';
 import { KeelH2Request, KeelIncomingMessage } from '../front/bodyless-request.js';
-import { lingerOnClose } from '../front/lingering-close.js';
+import { configureLingeringClose, lingerOnClose } from '../front/lingering-close.js';
 import { KeelH2Response, KeelResponse } from '../front/response-headers.js';
 import type { WorkerTls } from '../tls/worker-tls.js';
 import type { UpgradeHandler } from '../front/upgrade-request.js';
@@ -145,6 +145,7 @@ function peekFirstChunk(socket: Socket, timeoutMs: number, then: (chunk: Buffer)
 
 export async function openListeners(options: ListenerOptions): Promise<Listeners> {
   const { config, handler, redirectHandler, tls, onConnection, upgradeHandler } = options;
+  configureLingeringClose(config);
   const http = createHttp1Server(config, handler, options);
   if (upgradeHandler) http.on('upgrade', upgradeHandler);
 

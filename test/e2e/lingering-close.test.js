@@ -101,7 +101,8 @@ describe('lingering close: the last answer on a connection survives what the cli
   before(async () => {
     hitsFile = join(tempDir('keel-linger-'), 'hits.jsonl');
     [plainPort, tlsPort] = [await freePort(), await freePort()];
-    keel = await startKeel(ECHO, ['-b', `http://127.0.0.1:${plainPort}`, '-b', `https://127.0.0.1:${tlsPort}`, '--certfile', leaf.cert, '--keyfile', leaf.key, '--max-body', '1k'], {
+    // Shorter than Nginx's 30 s and 5 s defaults, so the cuts below come within a test's time.
+    keel = await startKeel(ECHO, ['-b', `http://127.0.0.1:${plainPort}`, '-b', `https://127.0.0.1:${tlsPort}`, '--certfile', leaf.cert, '--keyfile', leaf.key, '--max-body', '1k', '--lingering-time', '4', '--lingering-timeout', '1'], {
       workers: 1,
       env: { FRONT_HITS_FILE: hitsFile },
     });
@@ -126,23 +127,55 @@ describe('lingering close: the last answer on a connection survives what the cli
     });
   }
 
-  it('cuts a client that goes on sending past the linger (2 s): its writes then fail', async () => {
-    // allowHalfOpen: the client does not end its side when keel ends its own, and goes on writing.
+  /** A client that holds its side open after keel's last answer (allowHalfOpen), with what it received and its errors. */
+  async function openLingering() {
     const socket = connectTcp({ host: '127.0.0.1', port: plainPort, allowHalfOpen: true });
     const errors = [];
     const received = [];
     socket.on('error', (err) => errors.push(err.code));
     socket.on('data', (d) => received.push(d));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(CASES[1].first);
+    await waitFor(() => socket.readableEnded, { timeout: 5000, what: "keel's answer and the end of its side" });
+    assert.equal(parseResponses(Buffer.concat(received))[0]?.status, 200);
+    return { socket, errors };
+  }
+
+  /** Writes a byte every `everyMs` for `forMs`: what a slow client still sending its upload does. */
+  async function trickle(socket, everyMs, forMs) {
+    for (let sent = 0; sent < forMs; sent += everyMs) {
+      socket.write('x');
+      await sleep(everyMs);
+    }
+  }
+
+  it('goes on reading a client that keeps sending, past --lingering-timeout: its writes do not fail', async () => {
+    const { socket, errors } = await openLingering();
     try {
-      await new Promise((resolve) => socket.once('connect', resolve));
-      socket.write(CASES[1].first);
-      await sleep(500);
-      socket.write('GET /within-the-linger HTTP/1.1\r\nHost: x\r\n\r\n');
-      await sleep(300);
-      assert.equal(parseResponses(Buffer.concat(received))[0]?.status, 200);
-      assert.deepEqual(errors, [], 'writes within the linger are read and dropped');
-      await sleep(2000);
-      assert.notDeepEqual(await writeUntilRefused(socket, errors), [], `keel closed the connection after the linger: ${errors.join(', ') || 'writes still accepted'}`);
+      // 2.7 s of writes, 300 ms apart: well past the 1 s lingering timeout, which each write starts
+      // again (and past the fixed 2 s linger keel had before), within the 4 s lingering time.
+      await trickle(socket, 300, 2700);
+      assert.deepEqual(errors, [], 'writes within the lingering time are read and dropped');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('cuts a client that goes quiet for --lingering-timeout: its writes then fail', async () => {
+    const { socket, errors } = await openLingering();
+    try {
+      await sleep(1500);
+      assert.notDeepEqual(await writeUntilRefused(socket, errors), [], `keel closed the connection after the lingering timeout: ${errors.join(', ') || 'writes still accepted'}`);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('cuts a client that never stops sending once --lingering-time is up: its writes then fail', async () => {
+    const { socket, errors } = await openLingering();
+    try {
+      // Never quiet for the 1 s timeout; the 4 s lingering time ends it. writeUntilRefused goes on for up to 6 s.
+      assert.notDeepEqual(await writeUntilRefused(socket, errors, 60), [], `keel closed the connection after the lingering time: ${errors.join(', ') || 'writes still accepted'}`);
     } finally {
       socket.destroy();
     }

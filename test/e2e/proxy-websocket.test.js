@@ -52,7 +52,7 @@ describe('WebSocket through a proxy route', () => {
   let echo;
   before(async () => {
     echo = await startEchoServer();
-    keel = await startKeel(null, ['--proxy', `/ws=${echo.url}`], { workers: 1 });
+    keel = await startKeel(null, ['--proxy', `/ws=${echo.url}`, '--lingering-timeout', '1'], { workers: 1 });
   });
   after(async () => {
     await keel?.stop();
@@ -102,8 +102,8 @@ describe('WebSocket through a proxy route', () => {
     const raw = await rawExchange(keel.port, 'GET /elsewhere HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', { timeout: 3000 });
     assert.equal(raw.timedOut, false, 'the connection closed');
     assert.equal(parseResponses(raw.data)[0].status, 404);
-    // A client that never closes its side is cut after keel's linger (2 s), not left open for good:
-    // its writes then draw a reset.
+    // A client that never closes its side, and sends nothing more, is cut after --lingering-timeout
+    // (1 s here), not left open for good: its writes then draw a reset.
     const idle = connect({ host: '127.0.0.1', port: keel.port, allowHalfOpen: true });
     try {
       const received = [];
