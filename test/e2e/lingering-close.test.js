@@ -128,13 +128,15 @@ describe('lingering close: the last answer on a connection survives what the cli
   }
 
   /** A client that holds its side open after keel's last answer (allowHalfOpen), with what it received and its errors. */
-  async function openLingering() {
-    const socket = connectTcp({ host: '127.0.0.1', port: plainPort, allowHalfOpen: true });
+  async function openLingering(tls = false) {
+    const socket = tls
+      ? connectTls({ host: '127.0.0.1', port: tlsPort, ca: pki.ca.certPem, servername: 'localhost', ALPNProtocols: ['http/1.1'], allowHalfOpen: true })
+      : connectTcp({ host: '127.0.0.1', port: plainPort, allowHalfOpen: true });
     const errors = [];
     const received = [];
     socket.on('error', (err) => errors.push(err.code));
     socket.on('data', (d) => received.push(d));
-    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.once(tls ? 'secureConnect' : 'connect', resolve));
     socket.write(CASES[1].first);
     await waitFor(() => socket.readableEnded, { timeout: 5000, what: "keel's answer and the end of its side" });
     assert.equal(parseResponses(Buffer.concat(received))[0]?.status, 200);
@@ -149,15 +151,16 @@ describe('lingering close: the last answer on a connection survives what the cli
     }
   }
 
-  it('goes on reading a client that keeps sending, past --lingering-timeout: its writes do not fail', async () => {
-    const { socket, errors } = await openLingering();
+  it('goes on reading a client that keeps sending, past --lingering-timeout: its writes do not fail, over HTTP/1.1 and HTTPS/1.1', async () => {
+    // Both at once: 2.7 s of writes, 300 ms apart, well past the 1 s lingering timeout, which each
+    // write starts again (and past the fixed 2 s linger keel had before), within the 4 s lingering time.
+    const clients = await Promise.all([openLingering(false), openLingering(true)]);
     try {
-      // 2.7 s of writes, 300 ms apart: well past the 1 s lingering timeout, which each write starts
-      // again (and past the fixed 2 s linger keel had before), within the 4 s lingering time.
-      await trickle(socket, 300, 2700);
-      assert.deepEqual(errors, [], 'writes within the lingering time are read and dropped');
+      await Promise.all(clients.map(({ socket }) => trickle(socket, 300, 2700)));
+      assert.deepEqual(clients[0].errors, [], 'HTTP/1.1: writes within the lingering time are read and dropped');
+      assert.deepEqual(clients[1].errors, [], 'HTTPS/1.1: writes within the lingering time are read and dropped');
     } finally {
-      socket.destroy();
+      for (const { socket } of clients) socket.destroy();
     }
   });
 
