@@ -124,14 +124,15 @@ function compatHeadersOf(res: Http2ServerResponse): Record<string | symbol, unkn
 /**
  * The compatibility API starts every response with `waitForTrailers`, whether or not the app ever
  * adds a trailer: after the body the stream waits for 'wantTrailers', the API sends empty trailers
- * from a setImmediate, and the stream ends with an extra empty DATA frame. That round costs ~10 %
- * of a small response (alternating h2load runs of a bare node:http2 server, with and without it),
- * on the server and on the client. When the app ends the response in the call that starts it
- * (`res.end(body)`, the usual small answer) and has set no trailer, none can follow, as over
- * HTTP/1.1, where trailers go out at end(); keel then starts the response the way the API does, but
- * without waiting for trailers, so the body's last DATA frame ends the stream. Streamed responses,
- * and any with a trailer, keep the API's own path. The method is behind a private symbol, found
- * once, by description; under another name (a future Node) every response keeps the API's path.
+ * from a setImmediate, and the stream ends with an extra empty DATA frame. A bare node:http2
+ * server served 1.15x the requests without that round (alternating h2load runs); keel with it
+ * gone served 1.18x (see docs/benchmarks.md). When the response starts in the call that ends it
+ * (`res.end(body)`, or `writeHead` then `end(body)`, whose head keel holds: see writeHead) and the
+ * app has set no trailer, none can follow, as over HTTP/1.1, where trailers go out at end(); keel
+ * then starts the response the way the API does, but without waiting for trailers, so the body's
+ * last DATA frame ends the stream. Streamed responses, and any with a trailer, keep the API's own
+ * path. The method is behind a private symbol, found once, by description; under another name (a
+ * future Node) every response keeps the API's path.
  */
 type BeginSend = (this: Http2ServerResponse) => void;
 const kBeginSend = symbolByDescription(Http2ServerResponse.prototype, 'begin-send', (value) => typeof value === 'function');
