@@ -37,7 +37,8 @@ export function findBin(name) {
   }
 }
 
-function pythonImports(module) {
+/** Whether Debian's Python can import `module` (test/run.js asks this too). */
+export function pythonImports(module) {
   try {
     execFileSync(DEBIAN_PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 10_000 });
     return true;

@@ -3,38 +3,33 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DEBIAN_PYTHON, GUNICORN, findBin, pythonImports } from '../bench/tools.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
-
-/**
- * Debian's Python and Gunicorn, not the PATH's: a python3 on PATH (pyenv, say) can carry a `flask`
- * command of its own while Debian's gunicorn, which the tests run, cannot import Flask.
- */
-const DEBIAN_PYTHON = '/usr/bin/python3';
 
 function onPath(command) {
   return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 }
 
-function debianPythonImports(module) {
-  return existsSync(DEBIAN_PYTHON) && spawnSync(DEBIAN_PYTHON, ['-c', `import ${module}`], { stdio: 'ignore', timeout: 10_000 }).status === 0;
-}
-
-/** What the tests need: how to tell it is here, and the Debian package that provides it. */
+/**
+ * What the tests need: how to tell it is here, and the Debian package that provides it. Python
+ * modules and Gunicorn are Debian's own (bench/tools.js knows where), not the PATH's: a python3
+ * on PATH (pyenv, say) can carry a `flask` command while Debian's gunicorn cannot import Flask.
+ */
 const PEERS = [
   ['curl', () => onPath('curl')],
   ['pebble', () => onPath('pebble')],
   ['nghttp2-client', () => onPath('h2load')],
   ['openssl', () => onPath('openssl')],
-  ['gunicorn', () => existsSync('/usr/bin/gunicorn')],
-  ['python3-flask', () => debianPythonImports('flask')],
+  ['gunicorn', () => existsSync(GUNICORN)],
+  ['python3-flask', () => pythonImports('flask')],
   ['redis-server', () => onPath('redis-server')],
   ['python3', () => existsSync(DEBIAN_PYTHON)],
   // keel init's unit is checked with systemd-analyze verify; keel's sd_notify runs systemd-notify.
   ['systemd', () => onPath('systemd-analyze') && onPath('systemd-notify')],
-  ['nginx', () => onPath('nginx') || existsSync('/usr/sbin/nginx')],
+  ['nginx', () => findBin('nginx') !== null],
   // doctor --url is tested against Django's runserver with DEBUG on (Debian's python3 and Django).
-  ['python3-django', () => debianPythonImports('django')],
+  ['python3-django', () => pythonImports('django')],
   // The status page is tested in a real headless Chromium (driven by playwright-core).
   ['chromium', () => onPath('chromium')],
 ];
