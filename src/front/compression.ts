@@ -17,6 +17,7 @@ import zlib from 'node:zlib';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { type Encoding, encodingFor, findAcceptEncoding } from './accept-encoding.js';
 import { isCompressibleType } from './compressible-type.js';
+import { isEventStream } from './event-stream.js';
 
 /** Prepares a response to be compressed if what it turns out to carry qualifies. */
 export type Compress = (req: IncomingMessage, res: ServerResponse) => void;
@@ -242,7 +243,7 @@ export function createCompression(config: ResolvedConfig): Compress | null {
     // 200 to 599: what HTTP/2's statusCode setter takes (HTTP/1.1 takes up to 999, and checks it in writeHead).
     if (status < 200 || status > 599 || res.hasHeader('content-length')) return false;
     const type = eligibleType(res, status);
-    return type !== undefined && !type.toLowerCase().startsWith('text/event-stream');
+    return type !== undefined && !isEventStream(type);
   }
 
   function startCompressor(res: HookedResponse, state: CompressionState, length: number, type: string): void {
@@ -261,7 +262,7 @@ export function createCompression(config: ResolvedConfig): Compress | null {
     res.on('drain', onResponseDrain);
     res.on('close', onResponseClose);
     state.stream = stream;
-    state.flushEach = type.toLowerCase().startsWith('text/event-stream');
+    state.flushEach = isEventStream(type);
   }
 
   function flushKind(state: CompressionState): number {

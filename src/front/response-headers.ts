@@ -8,6 +8,7 @@
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { Http2ServerResponse, sensitiveHeaders, type ServerHttp2Stream } from 'node:http2';
 import { symbolByDescription } from '../private-symbol.js';
+import { isEventStream } from './event-stream.js';
 
 function hidden(name: string): boolean {
   // Length first: most names are neither, and need no lower-casing.
@@ -160,7 +161,7 @@ export class KeelH2Response extends Http2ServerResponse {
   declare bodyBytes: number;
   /** end() was called before the head went out: the response starts and ends in that call. */
   declare endingNow: boolean;
-  /** The app set a trailer (addTrailers calls setTrailer). */
+  /** The app set a trailer: setTrailer, which addTrailers calls (Node 22 and 24), sets it. */
   declare hasTrailers: boolean;
   /** The app's writeHead is held until the first write or end (see writeHead). */
   declare held: boolean;
@@ -232,11 +233,6 @@ export class KeelH2Response extends Http2ServerResponse {
     }
   }
 
-  override addTrailers(headers: OutgoingHttpHeaders): void {
-    this.hasTrailers = true;
-    super.addTrailers(headers);
-  }
-
   // end(chunk) writes its chunk through this.write (Node 22 and 24), which counts it: not counted here.
   override end(chunk?: any, encodingOrCallback?: any, callback?: any): this {
     if (!this.stream.headersSent) this.endingNow = true;
@@ -275,10 +271,6 @@ Object.defineProperty(KeelH2Response.prototype, 'headersSent', {
   },
 });
 if (kBeginSend !== null) (KeelH2Response.prototype as unknown as Record<symbol, BeginSend>)[kBeginSend] = beginSendWithoutTrailers as BeginSend;
-
-function isEventStream(type: unknown): boolean {
-  return typeof type === 'string' && type.length >= 17 && type.slice(0, 17).toLowerCase() === 'text/event-stream';
-}
 
 function byteLength(chunk: string | Uint8Array, encoding: unknown): number {
   return typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk.byteLength;
