@@ -201,6 +201,20 @@ const SPECS = [
   { form: '.mjs with an `app` export and no default', app: 'test/fixtures/spec-esm.mjs', text: 'mjs app export\n', boom: 'spec-esm failure' },
   { form: '.cjs with module.exports = listener', app: 'test/fixtures/spec-listener.cjs', text: 'cjs module.exports\n', boom: 'spec-cjs failure' },
   { form: '.js (ESM) default export, async listener that rejects', app: 'test/fixtures/spec-plain.js', text: 'js default export\n', boom: 'spec-js failure' },
+  {
+    form: 'file:factory() returning a Fastify instance it booted itself (awaited ready()): 4xx and its own error handlers are kept',
+    app: 'test/fixtures/spec-fastify-ready.mjs:build()',
+    shape: 'fastify',
+    text: 'booted fastify\n',
+    boom: 'spec-fastify-ready failure',
+    async more(client) {
+      assert.equal((await client.get('/teapot')).status, 418);
+      assert.equal((await client.get('/no-such-route')).status, 404);
+      const own = await client.get('/own-handler');
+      assert.equal(own.status, 503);
+      assert.deepEqual(JSON.parse(own.body), { handledBy: 'plugin', message: 'handled by the plugin' });
+    },
+  },
 ];
 
 describe('APP spec forms', { concurrency: true }, () => {
@@ -208,7 +222,7 @@ describe('APP spec forms', { concurrency: true }, () => {
     test(spec.form, async (t) => {
       const keel = await startKeel(spec.app, ['--graceful-timeout', '2'], { workers: 1 });
       t.after(() => keel.stop());
-      assert.match(keel.stderr, /^\s+app\s+.+ \(listener\)$/m);
+      assert.match(keel.stderr, new RegExp(`^\\s+app\\s+.+ \\(${spec.shape ?? 'listener'}\\)$`, 'm'));
       const client = http1Client(keel.url);
       t.after(() => client.close());
       const res = await client.get('/');
@@ -216,27 +230,10 @@ describe('APP spec forms', { concurrency: true }, () => {
       assert.equal(res.body, spec.text);
       assert.match(res.headers['x-request-id'], UUIDISH);
       await assertGenericFailure(keel, client, '/boom', spec.boom);
+      await spec.more?.(client);
       assertOnlyKeelOutput(keel);
     });
   }
-});
-
-test('a Fastify factory that awaited ready() itself: served, 5xx failures get the generic page, 4xx and its own error handlers are kept', async (t) => {
-  const keel = await startKeel('test/fixtures/spec-fastify-ready.mjs:build()', [], { workers: 1 });
-  t.after(() => keel.stop());
-  assert.match(keel.stderr, /^\s+app\s+.+ \(fastify\)$/m);
-  const client = http1Client(keel.url);
-  t.after(() => client.close());
-  const home = await client.get('/');
-  assert.equal(home.status, 200);
-  assert.equal(home.body, 'booted fastify\n');
-  await assertGenericFailure(keel, client, '/boom', 'spec-fastify-ready failure');
-  assert.equal((await client.get('/teapot')).status, 418);
-  assert.equal((await client.get('/no-such-route')).status, 404);
-  const own = await client.get('/own-handler');
-  assert.equal(own.status, 503);
-  assert.deepEqual(JSON.parse(own.body), { handledBy: 'plugin', message: 'handled by the plugin' });
-  assertOnlyKeelOutput(keel);
 });
 
 test('a .ts app in a project without "type": "module" (compiled to CommonJS by tsx): default and named exports', async (t) => {

@@ -46,11 +46,17 @@ function framesOf(url, method = 'GET') {
 function fetchH2(origin, path, onResponse = () => {}) {
   return new Promise((resolve, reject) => {
     const session = h2connect(origin, { ca: pki.ca.certPem });
-    session.on('error', reject);
+    // Every way out closes the session, so a failed request leaves nothing open to keep the file running.
+    const fail = (err) => {
+      session.destroy();
+      reject(err);
+    };
+    session.on('error', fail);
     const stream = session.request({ ':path': path });
     stream.setTimeout(10_000, () => stream.destroy(new Error(`${path} timed out`)));
     let head = {};
     let trailers = null;
+    let ended = false;
     const chunks = [];
     stream.on('response', (h) => {
       head = h;
@@ -58,10 +64,14 @@ function fetchH2(origin, path, onResponse = () => {}) {
     });
     stream.on('trailers', (t) => (trailers = t));
     stream.on('data', (c) => chunks.push(c));
-    stream.on('error', reject);
+    stream.on('error', fail);
     stream.on('end', () => {
+      ended = true;
       session.close();
       resolve({ status: head[':status'], headers: head, body: Buffer.concat(chunks).toString(), trailers });
+    });
+    stream.on('close', () => {
+      if (!ended) fail(new Error(`${path}: the stream closed before its end (code ${stream.rstCode})`));
     });
   });
 }
