@@ -4,10 +4,6 @@
 import { CommanderError } from 'commander';
 import { EXIT, isKeelError } from '../errors.js';
 import { buildProgram } from './program.js';
-import { dev } from './dev.js';
-import { doctor } from './doctor.js';
-import { init } from './init.js';
-import { serve } from './serve.js';
 import { KEEL_VERSION } from './version.js';
 
 function fail(message: string, code: number): never {
@@ -15,22 +11,28 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+// Each command's module loads when that command runs: `keel serve` need not load the doctor's
+// probes or the deploy templates, and `--help` none of them.
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram(KEEL_VERSION);
   const serveCommand = program.commands.find((c) => c.name() === 'serve')!;
   serveCommand.action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
+    const { serve } = await import('./serve.js');
     await serve({ appArg: app ?? null, cli: options });
   });
   const command = (name: string) => program.commands.find((c) => c.name() === name)!;
   command('dev').action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
+    const { dev } = await import('./dev.js');
     await dev({ appArg: app ?? null, cli: options });
   });
   command('doctor').action(async (app: string | undefined, options: Record<string, string | string[] | boolean>) => {
     const { url, json, ...cli } = options;
+    const { doctor } = await import('./doctor.js');
     process.exitCode = await doctor({ appArg: app ?? null, cli, url: typeof url === 'string' ? url : null, json: json === true });
   });
   command('init').action(async (target: string, app: string | undefined, options: Record<string, string | string[] | boolean>) => {
     const { out, force, ...cli } = options;
+    const { init } = await import('./init.js');
     await init({ target, appArg: app ?? null, cli, out: typeof out === 'string' ? out : null, force: force === true });
   });
   // One `keel: ...` line, as for every other usage error; set on serve too, which copied the

@@ -26,7 +26,6 @@ import { checkCacheConfig } from '../front/cache/cache-config.js';
 import { UpstreamApps } from '../supervisor/upstream-apps.js';
 import { KEEL_VERSION } from './version.js';
 import { Telemetry } from '../observe/telemetry.js';
-import { createMetricsRegistry } from '../observe/metrics-registry.js';
 
 /** How long an exit waits for systemd-notify to deliver what is queued (STOPPING=1). */
 const NOTIFY_SETTLE_MS = 3000;
@@ -205,6 +204,8 @@ export async function serve(input: ServeInput): Promise<void> {
   }
   telemetry.start();
   if (config.admin) {
+    // prom-client loads only with the admin listener on, the one place /metrics is served.
+    const { createMetricsRegistry } = await import('../observe/metrics-registry.js');
     const registry = createMetricsRegistry(telemetry);
     admin = await startAdminServer(config.admin, {
       ready: () => arbiter.isReady(),

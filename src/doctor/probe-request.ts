@@ -4,7 +4,7 @@
  * caller decides). Certificates are not verified here: the TLS family judges them; here we only
  * want to see what the server answers.
  */
-import { request as httpRequest } from 'node:http';
+import { http } from '../node-http.js';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { ProbeResponse } from './probe-evidence.js';
@@ -72,7 +72,7 @@ export function probeGet(origin: URL, path: string, options: RequestOptions): Pr
       req.destroy();
       resolve({ url, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
     };
-    const send = secure ? httpsRequest : httpRequest;
+    const send = secure ? httpsRequest : http.request;
     req = send({
       host: origin.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: origin.port || (secure ? 443 : 80),

@@ -13,7 +13,8 @@
  * `ended`) because Node offers no public way to do this; test/e2e/bodyless-request.test.js holds
  * each event to Node's behaviour.
  */
-import { IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../node-http.js';
 import { Http2ServerRequest } from 'node:http2';
 import { symbolByDescription } from '../private-symbol.js';
 import { hasForbiddenTrailer, refuseTrailers } from './request-trailers.js';
@@ -36,7 +37,7 @@ interface Internals {
 type Listener = (...args: any[]) => void;
 
 /** The HTTP/1 request class of every keel server (the `IncomingMessage` server option). */
-export class KeelIncomingMessage extends IncomingMessage {
+export class KeelIncomingMessage extends http.IncomingMessage {
   declare [kSkipped]: boolean;
   declare [kAnswered]: boolean;
 
@@ -74,7 +75,7 @@ KeelIncomingMessage.prototype[kAnswered] = false;
 // `complete` is set, just before the end of the body): the one place to refuse a trailer before
 // the app sees the body end. Not in Node's typings, hence the prototype assignment.
 type AddHeaderLines = (this: IncomingMessage, fields: string[], count: number) => void;
-const addHeaderLines = (IncomingMessage.prototype as unknown as { _addHeaderLines: AddHeaderLines })._addHeaderLines;
+const addHeaderLines = (http.IncomingMessage.prototype as unknown as { _addHeaderLines: AddHeaderLines })._addHeaderLines;
 (KeelIncomingMessage.prototype as unknown as { _addHeaderLines: AddHeaderLines })._addHeaderLines = function (fields, count) {
   if (this.complete && hasForbiddenTrailer(fields)) refuseTrailers(this);
   else addHeaderLines.call(this, fields, count);

@@ -5,7 +5,7 @@
  * and the refusal still gets an access-log line.
  */
 import { newRequestId } from './request-id.js';
-import { STATUS_CODES } from 'node:http';
+import { http } from '../node-http.js';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -72,9 +72,9 @@ export function createConnectRefusal(logRefusal: LogRefusal) {
 /** Answers with a plain-text status page and closes; returns the answer's request ID. */
 function answerAndClose(socket: Socket, status: number): string {
   const requestId = newRequestId();
-  const body = `${status} ${STATUS_CODES[status]}\n`;
+  const body = `${status} ${http.STATUS_CODES[status]}\n`;
   socket.write(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\nX-Request-Id: ${requestId}\r\n\r\n${body}`,
   );
   // The answer reaches the client before the rest of what it is sending is dropped.
   lingeringClose(socket);

@@ -2,7 +2,8 @@
  * The generic error answer: a status, its reason phrase and the request ID, as HTML or JSON by
  * Accept. Never a message, a stack or anything from the environment.
  */
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../node-http.js';
 
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
@@ -17,7 +18,7 @@ export function wantsJson(accept: string | undefined): boolean {
 }
 
 export function errorBody(status: number, requestId: string, json: boolean): { body: string; type: string } {
-  const reason = STATUS_CODES[status] ?? 'Error';
+  const reason = http.STATUS_CODES[status] ?? 'Error';
   if (json) return { body: `${JSON.stringify({ error: reason, status, requestId })}\n`, type: 'application/json; charset=utf-8' };
   const id = escapeHtml(requestId);
   return {

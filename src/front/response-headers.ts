@@ -5,7 +5,8 @@
  * to writeHead. It also calls keel's close hook (the access-log stage) when the response closes,
  * however it ended. A subclass, so there is no per-request wrapping and no per-request listener.
  */
-import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import { http } from '../node-http.js';
 import { Http2ServerResponse, sensitiveHeaders, type ServerHttp2Stream } from 'node:http2';
 import { symbolByDescription } from '../private-symbol.js';
 import { isEventStream } from './event-stream.js';
@@ -48,7 +49,7 @@ function runCloseHook(res: KeelFields, event: string | symbol): void {
   onClose.call(res);
 }
 
-export class KeelResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+export class KeelResponse<Request extends IncomingMessage = IncomingMessage> extends http.ServerResponse<Request> {
   // The fields' defaults live on the prototype (below the class): class-field initialisers run in
   // the constructor of every response and measured ~0.3 µs a request.
   /** Set by the pipeline; sent as X-Request-Id. */

@@ -3,7 +3,8 @@
  * and none is draining), /metrics (Prometheus text, all workers aggregated) and the live status
  * page at / with its script and style sheet and its event stream at /events.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../node-http.js';
 import type { BindAddress } from '../config/value-types.js';
 import { createStatusPage } from '../observe/status-page.js';
 import type { StatusSnapshot } from '../observe/status-snapshot.js';
@@ -28,7 +29,7 @@ function sendJson(req: IncomingMessage, res: ServerResponse, status: number, bod
 export function startAdminServer(bind: BindAddress, state: AdminState): Promise<Server> {
   const statusPage = createStatusPage(state.snapshot);
   const allowed = createAdminAuth(state.token ?? null);
-  const server = createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(req, res, 200, { status: 'ok' });
     if (path === '/readyz') {

@@ -5,7 +5,8 @@
  * and serving are separate, so that stopping to accept and closing connections are separate steps
  * of a drain.
  */
-import { Server as HttpServerClass, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { http as nodeHttp } from '../node-http.js';
 import { createSecureServer, createServer as createH2Server, type Http2Server, type Http2SecureServer, type Http2Session, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -114,7 +115,7 @@ function applyHttp1Limits(server: HttpServer | Http2SecureServer, config: Resolv
 function createHttp1Server(config: ResolvedConfig, handler: Handler, refusals: Refusals): HttpServer {
   // requireHostHeader: the request-head stage refuses a missing Host itself, with a request ID and a
   // log line (Node's own check answers a bare 400 no log sees, and builds req.headers for every request).
-  const server = createHttpServer(
+  const server = nodeHttp.createServer(
     { IncomingMessage: KeelIncomingMessage, ServerResponse: KeelResponse as unknown as typeof ServerResponse, maxHeaderSize: maxHeaderSize(config), requireHostHeader: false },
     handler,
   );
@@ -294,13 +295,13 @@ export async function openListeners(options: ListenerOptions): Promise<Listeners
     connectionsClosed: () => closed,
     closeIdleConnections: () => {
       // http.Server's methods, also for the TLS server: its HTTP/1.1 connections are tracked the same way.
-      for (const server of httpServers) HttpServerClass.prototype.closeIdleConnections.call(server);
+      for (const server of httpServers) nodeHttp.Server.prototype.closeIdleConnections.call(server);
       // GOAWAY: the client opens no new streams here; the session closes when its streams are done.
       for (const session of sessions) if (!session.closed) session.close();
     },
     updateTls: (tlsOptions) => secure?.setSecureContext(tlsOptions),
     closeAllConnections: () => {
-      for (const server of httpServers) HttpServerClass.prototype.closeAllConnections.call(server);
+      for (const server of httpServers) nodeHttp.Server.prototype.closeAllConnections.call(server);
       for (const session of sessions) session.destroy();
     },
   };

@@ -16,11 +16,10 @@ import { type ConfigMessage, type FromWorker, type TlsMessage, type UpstreamsMes
 import type { Route } from '../config/route-types.js';
 import { createCacheStage } from '../front/cache/cache-stage.js';
 import { createCompression } from '../front/compression.js';
-import { type ProxyHandler, createProxyRoute } from '../front/proxy/proxy-route.js';
+import type { ProxyHandler } from '../front/proxy/proxy-route.js';
 import { createRateLimitStage } from '../front/ratelimit/rate-limit-stage.js';
 import { createRouter } from '../front/router.js';
 import { createUpgradeHandler } from '../front/upgrade-request.js';
-import { createStaticRoute } from '../front/static/static-route.js';
 import type { AdaptedApp } from './adapters/types.js';
 import { PrimaryChannel } from './primary-channel.js';
 import { httpsPort } from '../config/tls-binds.js';
@@ -118,18 +117,23 @@ export async function runWorker(): Promise<void> {
   let requests = 0;
   const accessLog = createAccessLog({ format, writer, redact, hasSecrets: config.secrets.length > 0, inflight, onRequestDone: () => requests++, counters });
   const primary = new PrimaryChannel();
+  // Route kinds load only when the config has them: the proxy's undici and the static files'
+  // MIME table would otherwise cost every worker start-up time and memory for nothing.
+  const hasRoute = (kind: Route['kind']): boolean => config.routeTable.some((route) => route.kind === kind);
+  const { createStaticRoute } = hasRoute('static') ? await import('../front/static/static-route.js') : { createStaticRoute: null };
+  const { createProxyRoute } = hasRoute('proxy') ? await import('../front/proxy/proxy-route.js') : { createProxyRoute: null };
   const handlerFor = (route: Route): AdaptedApp => {
-    if (route.kind === 'static') return createStaticRoute(route, config);
-    const proxy = createProxyRoute(route, config, log);
+    if (route.kind === 'static') return createStaticRoute!(route, config);
+    const proxy = createProxyRoute!(route, config, log);
     const managed = managedUpstreams[route.path];
     if (route.run && managed) proxy.setUpstreams(managed);
     proxies.set(route.path, proxy);
     return proxy;
   };
   const stages = {
-    rateLimit: createRateLimitStage(config, primary, log),
+    rateLimit: await createRateLimitStage(config, primary, log),
     compress: createCompression(config),
-    cache: createCacheStage(config, primary, log),
+    cache: await createCacheStage(config, primary, log),
   };
   const router = createRouter(config.routeTable, handlerFor, app);
   const pipeline = buildPipeline({ config, route: router, ...stages, boundary, accessLog, inflight, isDraining: () => draining });

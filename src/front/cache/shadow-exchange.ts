@@ -7,7 +7,8 @@
  * any other; the response a real ServerResponse (setHeader, getHeader, statusCode work) whose
  * writeHead/write/end only mark progress and emit 'finish' and 'close', as frameworks wait on them.
  */
-import { IncomingMessage, ServerResponse, type IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../../node-http.js';
 import { Socket } from 'node:net';
 import { kNext, kPrev } from '../../worker/inflight.js';
 import type { RequestContext } from '../request-context.js';
@@ -15,7 +16,7 @@ import type { RequestContext } from '../request-context.js';
 /** Conditional and cache-bypassing headers: the refresh wants a full, storable answer. */
 const DROPPED = new Set(['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range', 'cache-control', 'pragma']);
 
-export class ShadowResponse extends ServerResponse {
+export class ShadowResponse extends http.ServerResponse {
   shadowHeadSent = false;
 
   override writeHead(statusCode: number, reasonOrHeaders?: unknown, headers?: unknown): this {
@@ -57,7 +58,7 @@ Object.defineProperty(ShadowResponse.prototype, 'headersSent', {
 
 /** A copy of `original` (GET, same target and headers minus conditionals), with its own context. */
 export function shadowExchange(original: IncomingMessage): { req: IncomingMessage; res: ShadowResponse } {
-  const req = new IncomingMessage(new Socket());
+  const req = new http.IncomingMessage(new Socket());
   req.method = 'GET';
   req.url = original.url!;
   req.httpVersionMajor = 1;

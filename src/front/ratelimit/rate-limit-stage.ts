@@ -21,7 +21,6 @@ import type { CounterStore } from './counter-store.js';
 import { CountersOverIpc } from './counters-over-ipc.js';
 import { retryAfterSeconds } from './gcra.js';
 import { compileLimitRules } from './limit-rules.js';
-import { RedisCounters } from './redis-counters.js';
 import { sendErrorPage } from '../error-page.js';
 
 export type Proceed = (req: IncomingMessage, res: ServerResponse, target: Target) => void;
@@ -42,12 +41,13 @@ function answered(res: ServerResponse): boolean {
   return res.headersSent || res.writableEnded || res.destroyed;
 }
 
-export function createRateLimitStage(config: ResolvedConfig, primary: PrimaryChannel, log: ErrorLog): RateLimitStage | null {
+export async function createRateLimitStage(config: ResolvedConfig, primary: PrimaryChannel, log: ErrorLog): Promise<RateLimitStage | null> {
   const ruleFor = compileLimitRules(config);
   const limitConn = config.limitConn;
   if (ruleFor === null && limitConn === 0) return null;
 
-  const store: CounterStore = config.redis ? new RedisCounters(config.redis, log) : new CountersOverIpc(primary);
+  // ioredis loads only with --redis: it costs a worker ~100 ms of start-up.
+  const store: CounterStore = config.redis ? new (await import('./redis-counters.js')).RedisCounters(config.redis, log) : new CountersOverIpc(primary);
   const storeName = config.redis ? 'redis' : 'the primary';
   let lastErrorLog = -Infinity;
   function onStoreError(err: unknown): void {

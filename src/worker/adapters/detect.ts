@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { keelError } from '../../errors.js';
 import { adaptFastify, isFastify } from './fastify.js';
-import { adaptFetch, isFetchApp } from './fetch.js';
+import { isFetchApp } from './fetch-shape.js';
 import { adaptKoa, isKoa } from './koa.js';
 import { adaptExpress, adaptListener, isExpressLike } from './listener.js';
 import type { AdaptedApp, FailRequest } from './types.js';
@@ -24,7 +24,8 @@ export async function adaptApp(app: unknown, fail: FailRequest): Promise<Adapted
   if (isFastify(app)) return adaptFastify(app, fail);
   if (isKoa(app)) return adaptKoa(app, fail);
   if (isExpressLike(app)) return adaptExpress(app, fail);
-  if (isFetchApp(app)) return adaptFetch(app, fail);
+  // Loaded on demand: its @hono/node-server costs every other worker ~40 ms of start-up.
+  if (isFetchApp(app)) return (await import('./fetch.js')).adaptFetch(app, fail);
   if (typeof app === 'function' && app.length >= 2) return adaptListener(app as (req: IncomingMessage, res: ServerResponse) => unknown);
   if (typeof app === 'function' && app.length <= 1) {
     throw keelError('KEEL_ERR_APP_SHAPE', { what: `${describeValue(app)} (if it is a factory, write APP as file:${app.name || 'create'}())` });

@@ -6,13 +6,8 @@
  */
 import { getRequestListener } from '@hono/node-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FetchHandler } from './fetch-shape.js';
 import { type AdaptedApp, BrokenReturnError, type FailRequest } from './types.js';
-
-type FetchHandler = (request: Request, env: { incoming: IncomingMessage; outgoing: ServerResponse }) => unknown;
-
-export function isFetchApp(app: unknown): app is { fetch: FetchHandler } {
-  return typeof app === 'object' && app !== null && typeof (app as { fetch?: unknown }).fetch === 'function';
-}
 
 function isResponse(value: unknown): value is Response {
   return typeof value === 'object' && value !== null && typeof (value as Response).status === 'number' && typeof (value as Response).headers === 'object';

@@ -1,5 +1,6 @@
 /** Plain (req, res) listeners, and Express/Connect apps, which are listeners with a `handle` and a `next`. */
-import { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../../node-http.js';
 import { Http2ServerRequest } from 'node:http2';
 import { KeelH2Response, KeelResponse } from '../../front/response-headers.js';
 import type { AdaptedApp, FailRequest } from './types.js';
@@ -56,7 +57,7 @@ function http2View(app: unknown): { handle: (req: unknown, res: unknown, next: (
   const express = app as { request?: object; response?: object; handle?: (req: unknown, res: unknown, next: unknown) => void };
   if (!express.request || !express.response || typeof express.handle !== 'function') return null;
   const view = Object.create(express, {
-    request: { value: rebase(express.request, IncomingMessage.prototype, Http2ServerRequest.prototype) },
+    request: { value: rebase(express.request, http.IncomingMessage.prototype, Http2ServerRequest.prototype) },
     response: { value: rebase(express.response, KeelResponse.prototype, KeelH2Response.prototype) },
   }) as typeof express;
   return { handle: (req, res, next) => express.handle!.call(view, req, res, next) };
@@ -78,7 +79,7 @@ function sendStatus(res: ServerResponse, status: number): void {
  */
 function keepKeelResponse(app: unknown): void {
   let proto = (app as { response?: object }).response;
-  while (proto && Object.getPrototypeOf(proto) !== ServerResponse.prototype) {
+  while (proto && Object.getPrototypeOf(proto) !== http.ServerResponse.prototype) {
     if (Object.getPrototypeOf(proto) === KeelResponse.prototype || Object.getPrototypeOf(proto) === null) return;
     proto = Object.getPrototypeOf(proto) as object;
   }
