@@ -110,21 +110,26 @@ async function flaskSetup(ctx) {
   return { flaskApp, flaskBody };
 }
 
-// Gunicorn processes of this run still alive (a managed upstream keel did not
-// stop): killed by pid, and reported.
+// The Gunicorn that keel --run starts carries its own proc_name (the run's
+// token plus "-managed"), so one keel left behind after it stopped can be told
+// apart from the Gunicorns the harness runs for the other rows: a paired run has
+// those up at the same time. Killed by pid, and reported.
+const managedName = (ctx) => `${ctx.flaskApp.name}-managed`;
+
 async function killLeftoverGunicorns(ctx) {
   const found = [];
   for (const entry of await readdir('/proc').catch(() => [])) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const cmdline = await readFile(`/proc/${entry}/cmdline`, 'latin1').catch(() => '');
-    if (cmdline.includes(ctx.flaskApp.name)) found.push(Number(entry));
+    // The other rows' name is a prefix of this one, never the reverse.
+    if (cmdline.includes(managedName(ctx))) found.push(Number(entry));
   }
   for (const pid of found) {
     try {
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
-  return found.length ? `LEFT BEHIND: ${found.length} gunicorn process(es) still running after the server stopped (killed: ${found.join(', ')})` : null;
+  return found.length ? `LEFT BEHIND: ${found.length} gunicorn process(es) still running after keel stopped (killed: ${found.join(', ')})` : null;
 }
 
 // --- rows ------------------------------------------------------------------
@@ -191,8 +196,9 @@ const proxyRows = [
 
 const flaskCommon = { group: 'flask', needs: ['gunicorn', 'flask'], prepare: [flaskSetup], expect: (ctx) => ({ body: ctx.flaskBody }) };
 const behindGunicorn = (ctx, front) => withUpstream(`gunicorn -w ${WORKERS} (sync)`, () => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp }), front);
-const flaskAfter = (more) => async (ctx) => {
-  const notes = [await more?.(ctx), await killLeftoverGunicorns(ctx)].filter(Boolean);
+/** After the --run row: what keel left behind of the Gunicorn it managed. */
+const managedAfter = (more) => async (ctx) => {
+  const notes = [await more(ctx), await killLeftoverGunicorns(ctx)].filter(Boolean);
   return notes.length ? notes.join('; ') : undefined;
 };
 const flaskRows = [
@@ -205,11 +211,11 @@ const flaskRows = [
       startKeel({
         workers: WORKERS,
         app: null,
-        routes: ['--run', [GUNICORN, ...gunicornArgs({ workers: WORKERS, flaskApp: ctx.flaskApp, port: '{port}' })].join(' ')],
+        routes: ['--run', [GUNICORN, ...gunicornArgs({ workers: WORKERS, flaskApp: { ...ctx.flaskApp, name: managedName(ctx) }, port: '{port}' })].join(' ')],
         accessLog: accessLogFile(ctx, 'flask-keel-run'),
         env: PYTHON_ENV,
       }),
-    after: flaskAfter(keelLogAfter('flask-keel-run')),
+    after: managedAfter(keelLogAfter('flask-keel-run')),
   },
   {
     ...flaskCommon,
@@ -219,7 +225,7 @@ const flaskRows = [
       behindGunicorn(ctx, (up) =>
         startKeel({ workers: WORKERS, app: null, routes: ['--proxy', `/=http://127.0.0.1:${up}`], accessLog: accessLogFile(ctx, 'flask-keel-proxy') }),
       ),
-    after: flaskAfter(keelLogAfter('flask-keel-proxy')),
+    after: keelLogAfter('flask-keel-proxy'),
   },
   {
     ...flaskCommon,
@@ -228,7 +234,7 @@ const flaskRows = [
     name: `Nginx proxy_pass -> gunicorn, keepalive 32 (${WORKERS} workers)`,
     start: (ctx) =>
       behindGunicorn(ctx, (up) => startNginx({ workers: WORKERS, mode: 'proxy', upstreamPort: up, keepalive: 32, dir: nginxDir(ctx, 'flask-nginx') })),
-    after: flaskAfter((ctx) => nginxAfter(ctx, 'flask-nginx')),
+    after: (ctx) => nginxAfter(ctx, 'flask-nginx'),
   },
   // The same app under Gunicorn's gthread worker (-w 2 --threads 4), which keeps connections alive:
   // the sync worker closes every connection, so each request costs the proxy a new one.
@@ -240,7 +246,7 @@ const flaskRows = [
       withUpstream(`gunicorn -w ${WORKERS} --threads 4 (gthread)`, () => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp, threads: 4 }), (up) =>
         startKeel({ workers: WORKERS, app: null, routes: ['--proxy', `/=http://127.0.0.1:${up}`], accessLog: accessLogFile(ctx, 'flask-gthread-keel-proxy') }),
       ),
-    after: flaskAfter(keelLogAfter('flask-gthread-keel-proxy')),
+    after: keelLogAfter('flask-gthread-keel-proxy'),
   },
   {
     ...flaskCommon,
@@ -251,14 +257,13 @@ const flaskRows = [
       withUpstream(`gunicorn -w ${WORKERS} --threads 4 (gthread)`, () => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp, threads: 4 }), (up) =>
         startNginx({ workers: WORKERS, mode: 'proxy', upstreamPort: up, keepalive: 32, dir: nginxDir(ctx, 'flask-gthread-nginx') }),
       ),
-    after: flaskAfter((ctx) => nginxAfter(ctx, 'flask-gthread-nginx')),
+    after: (ctx) => nginxAfter(ctx, 'flask-gthread-nginx'),
   },
   {
     ...flaskCommon,
     id: 'flask-gunicorn',
     name: `Gunicorn alone (-w ${WORKERS} sync), no proxy`,
     start: (ctx) => startGunicorn({ workers: WORKERS, flaskApp: ctx.flaskApp }),
-    after: flaskAfter(),
   },
 ];
 
