@@ -669,6 +669,45 @@ describe('ambiguous framing is never forwarded', () => {
   });
 });
 
+describe('an upstream that closes every connection (Connection: close, as Gunicorn\'s sync workers)', () => {
+  // keel switches stack capture off while undici resets such a connection (reset-without-stack.ts);
+  // everything after must have its stacks again.
+  let keel;
+  let up;
+  let connections = 0;
+  before(async () => {
+    up = await startUpstream('closer', (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
+      res.end(`closing after ${req.url}`);
+    });
+    up.server.on('connection', () => connections++);
+    keel = await startKeel('test/fixtures/front-errors.js', ['--proxy', `/up=${up.url}`], { workers: 1 });
+  });
+  after(async () => {
+    await keel?.stop();
+    await up?.close();
+  });
+
+  it('answers every request, each over a new upstream connection', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await get(keel, `/up/${i}`);
+      assert.equal(r.status, 200);
+      assert.equal(r.text, `closing after /up/${i}`);
+      assert.equal(r.headers.connection, 'keep-alive', 'the client connection stays open: Connection is hop-by-hop');
+    }
+    assert.equal(connections, 3);
+  });
+
+  it('an app error after those answers is logged with its whole stack', async () => {
+    await get(keel, '/up/before-the-throw');
+    const r = await get(keel, '/sync-throw');
+    assert.equal(r.status, 500);
+    const id = r.headers['x-request-id'];
+    const entry = await waitFor(() => keel.errorLog().find((l) => l.requestId === id && l.err?.stack), { timeout: 5000, what: 'the app error in the error log' });
+    assert.match(entry.err.stack, /\n\s+at .*front-errors\.js/, 'the stack has its frames, down to the app');
+  });
+});
+
 describe('unix-socket upstreams and --intercept-errors', () => {
   let keel;
   let up;

@@ -23,7 +23,8 @@ import type { RequestContext } from '../request-context.js';
 import { plainAddress } from '../trusted-proxies.js';
 import type { Balancer } from './balancer.js';
 import { FRAMING_OK, appendForwarding, scanRequestHead, type ForwardHead } from './forward-headers.js';
-import { responseHeaders } from './response-head.js';
+import { responseHeaders, saysClose } from './response-head.js';
+import { skipStacksForRestOfTurn } from './reset-without-stack.js';
 import type { Upstream } from './upstream-pool.js';
 
 /** What an exchange needs of its route; the route object itself. */
@@ -103,6 +104,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   /** Counted in the upstream's in-flight number (least-conn). */
   private holding = false;
   private clientGone = false;
+  /** The upstream said Connection: close: undici resets the socket once the response is complete. */
+  private upstreamCloses = false;
   private status = 0;
   /** The first bytes of an intercepted 5xx body, for the log; null when not intercepting. */
   private intercepted: Buffer[] | null = null;
@@ -170,6 +173,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.answered = true;
     this.status = statusCode;
+    this.upstreamCloses = saysClose(rawHeaders);
     this.upstream!.recordSuccess();
     const res = this.res;
     if (this.clientGone || res.headersSent || res.destroyed) {
@@ -211,12 +215,12 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
 
   onComplete(): void {
     this.done();
-    if (this.clientGone) return;
-    if (this.intercepted !== null) {
-      this.replaceErrorBody();
-      return;
+    if (!this.clientGone) {
+      if (this.intercepted !== null) this.replaceErrorBody();
+      else this.res.end();
     }
-    this.res.end();
+    // Last, so keel's own code above keeps its stacks: undici's reset follows as this returns.
+    if (this.upstreamCloses) skipStacksForRestOfTurn();
   }
 
   onError(err: Error & { code?: string }): void {
