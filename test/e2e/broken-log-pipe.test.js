@@ -43,7 +43,7 @@ describe('an error log whose reader has gone', () => {
       keel.child.stdout.destroy();
       keel.child.stderr.destroy();
       // An access-log line and the shutdown lines: writes into the broken pipes.
-      await fetch(`${keel.url}/`).then((res) => res.text()).catch(() => {});
+      await fetch(`${keel.url}/`, { signal: AbortSignal.timeout(5_000) }).then((res) => res.text()).catch(() => {});
       process.kill(keel.pid, 'SIGTERM');
       assert.deepEqual(await keel.waitExit(15_000), { code: 0, signal: null });
       for (const pid of workers) await waitFor(() => !isAlive(pid), { what: `worker ${pid} to be gone` });

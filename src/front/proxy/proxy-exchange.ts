@@ -23,7 +23,7 @@ import type { RequestContext } from '../request-context.js';
 import { plainAddress } from '../trusted-proxies.js';
 import type { Balancer } from './balancer.js';
 import { FRAMING_OK, appendForwarding, scanRequestHead, type ForwardHead } from './forward-headers.js';
-import { responseHeaders, saysClose } from './response-head.js';
+import { responseHeaders } from './response-head.js';
 import { skipStacksForRestOfTurn } from './reset-without-stack.js';
 import type { Upstream } from './upstream-pool.js';
 
@@ -104,8 +104,6 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   /** Counted in the upstream's in-flight number (least-conn). */
   private holding = false;
   private clientGone = false;
-  /** The upstream said Connection: close: undici resets the socket once the response is complete. */
-  private upstreamCloses = false;
   private status = 0;
   /** The first bytes of an intercepted 5xx body, for the log; null when not intercepting. */
   private intercepted: Buffer[] | null = null;
@@ -173,7 +171,6 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     if (statusCode < 200) return true;
     this.answered = true;
     this.status = statusCode;
-    this.upstreamCloses = saysClose(rawHeaders);
     this.upstream!.recordSuccess();
     const res = this.res;
     if (this.clientGone || res.headersSent || res.destroyed) {
@@ -219,8 +216,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
       if (this.intercepted !== null) this.replaceErrorBody();
       else this.res.end();
     }
-    // Last, so keel's own code above keeps its stacks: undici's reset follows as this returns.
-    if (this.upstreamCloses) skipStacksForRestOfTurn();
+    // Last, so keel's own code above keeps its stacks: undici's reset, if any, follows as this returns.
+    skipStacksForRestOfTurn();
   }
 
   onError(err: Error & { code?: string }): void {

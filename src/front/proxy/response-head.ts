@@ -28,15 +28,6 @@ export function responseHeaders(raw: readonly Buffer[] | readonly string[]): Out
   return headers;
 }
 
-/** Whether the upstream closes the connection after this response (`Connection: close`). */
-export function saysClose(raw: readonly Buffer[] | readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length !== 10 || raw[i].toString('latin1').toLowerCase() !== 'connection') continue;
-    if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(raw[i + 1].toString('latin1'))) return true;
-  }
-  return false;
-}
-
 /** The raw head lines of a 101 answer, passed to the client as they came (Upgrade and Connection included: they make the switch). */
 export function switchingHead(raw: readonly Buffer[] | readonly string[], requestId: string): string {
   let head = 'HTTP/1.1 101 Switching Protocols\r\n';

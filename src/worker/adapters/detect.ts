@@ -24,7 +24,8 @@ export async function adaptApp(app: unknown, fail: FailRequest): Promise<Adapted
   if (isFastify(app)) return adaptFastify(app, fail);
   if (isKoa(app)) return adaptKoa(app, fail);
   if (isExpressLike(app)) return adaptExpress(app, fail);
-  // Loaded on demand: its @hono/node-server (and the web Request/Response it pulls in) costs ~80 ms of start-up that every other worker would pay for nothing.
+  // Loaded on demand: its @hono/node-server (and the web Request/Response it pulls in) costs
+  // ~80 ms of start-up that every other worker would pay for nothing.
   if (isFetchApp(app)) return (await import('./fetch.js')).adaptFetch(app, fail);
   if (typeof app === 'function' && app.length >= 2) return adaptListener(app as (req: IncomingMessage, res: ServerResponse) => unknown);
   if (typeof app === 'function' && app.length <= 1) {
