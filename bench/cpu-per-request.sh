@@ -6,7 +6,8 @@
 #
 # COMMAND must start a server on 127.0.0.1:PORT whose workers are direct children of the process
 # it starts (node:cluster, keel). Prints req/s and the workers' user+system CPU µs per request,
-# measured over a 4 s wrk load after a 2 s warm-up. Example:
+# measured over a 4 s wrk load after a 2 s warm-up. URL overrides what wrk asks for (default
+# http://127.0.0.1:PORT/), e.g. URL=https://127.0.0.1:PORT/ for a TLS bind. Example:
 #
 # (run node itself, not through npx, so the workers are the started process's children)
 #   bench/cpu-per-request.sh keel 18293 -- node_modules/.bin/node bin/keel.js serve examples/hello/app.ts \
@@ -19,9 +20,10 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 sleep 2
 workers=$(pgrep -P "$server" | tr '\n' ' ')
 ticks() { local t=0 v; for k in $workers; do for v in $(cut -d' ' -f14,15 "/proc/$k/stat" 2>/dev/null); do t=$((t + v)); done; done; echo "$t"; }
-wrk -t1 -c50 -d2s "http://127.0.0.1:$port/" >/dev/null
+url=${URL:-http://127.0.0.1:$port/}
+wrk -t1 -c50 -d2s "$url" >/dev/null
 before=$(ticks)
-out=$(wrk -t1 -c50 -d4s "http://127.0.0.1:$port/")
+out=$(wrk -t1 -c50 -d4s "$url")
 after=$(ticks)
 requests=$(echo "$out" | awk '/requests in/ {print $1}')
 hz=$(getconf CLK_TCK)

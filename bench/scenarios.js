@@ -17,7 +17,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import {
-  ROOT, PYTHON_ENV, gunicornArgs, startGunicorn, startHttpProxyCluster, startKeel, startNginx,
+  ROOT, PYTHON_ENV, gunicornArgs, startGunicorn, startHttpProxyCluster, startFloorProxyCluster, startKeel, startNginx,
   startNodeCluster, startNodeClusterTls, startPm2, startSendCluster, startUpstream, withUpstream,
 } from './servers.js';
 import { fetchOnce } from './check.js';
@@ -191,6 +191,12 @@ const proxyRows = [
     id: 'proxy-http-proxy',
     name: `http-proxy in node:cluster (${WORKERS} workers), keep-alive agent`,
     start: (ctx) => behindUpstream(ctx, (up) => startHttpProxyCluster({ workers: WORKERS, upstreamPort: up })),
+  },
+  {
+    ...proxyCommon,
+    id: 'proxy-floor',
+    name: `floor: raw sockets, least parsing, in node:cluster (${WORKERS} workers)`,
+    start: (ctx) => behindUpstream(ctx, (up) => startFloorProxyCluster({ workers: WORKERS, upstreamPort: up })),
   },
 ];
 
@@ -368,6 +374,8 @@ export const comparisons = [
   { row: 'proxy-keel', baseline: 'proxy-nginx', label: 'proxy: keel / Nginx', target: 0.6 },
   { row: 'proxy-keel', baseline: 'proxy-http-proxy', label: 'proxy: keel / http-proxy cluster', target: 3 },
   { row: 'proxy-http-proxy', baseline: 'proxy-nginx', label: 'proxy: http-proxy cluster / Nginx', target: null, info: '(reference)' },
+  { row: 'proxy-floor', baseline: 'proxy-nginx', label: 'proxy ceiling: floor Node proxy / Nginx', target: null, info: '(ceiling for a Node proxy)' },
+  { row: 'proxy-keel', baseline: 'proxy-floor', label: 'proxy: keel / floor Node proxy', target: null },
   { row: 'flask-keel-run', baseline: 'flask-nginx', label: 'Flask: keel --run / Nginx -> gunicorn', target: 0.95 },
   { row: 'flask-keel-proxy', baseline: 'flask-nginx', label: 'Flask: keel --proxy / Nginx -> gunicorn', target: 0.95 },
   { row: 'flask-gthread-keel-proxy', baseline: 'flask-gthread-nginx', label: 'Flask (gthread): keel --proxy / Nginx', target: 0.95 },

@@ -175,6 +175,14 @@ export function startHttpProxyCluster({ workers, upstreamPort }) {
   });
 }
 
+// The least a Node proxy can do (bench/peers/floor-proxy-cluster.js): an upper bound, not a peer.
+export function startFloorProxyCluster({ workers, upstreamPort }) {
+  return startGroup('floor proxy in node:cluster', () => [path.join(PEERS, 'floor-proxy-cluster.js')], {
+    WORKERS: String(workers),
+    BENCH_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+  });
+}
+
 // Debian's Gunicorn with `workers` sync workers serving flaskApp ({ dir, module,
 // name: its proc_name, a token unique to the run }).
 // No .pyc files written into the repo.
