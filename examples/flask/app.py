@@ -8,6 +8,7 @@ It runs in debug mode on purpose: /boom answers 500 with Werkzeug's debug traceb
 kind of page that leaks source and settings when a debug flag slips into production. keel's
 --intercept-errors replaces it with the generic error page (and logs the original).
 """
+import hashlib
 import os
 import time
 
@@ -39,6 +40,18 @@ def slow():
     """Answers after ?ms= milliseconds (at most 2000): a request that keeps a sync worker busy."""
     time.sleep(min(int(request.args.get("ms", "200")), 2000) / 1000)
     return "slow\n"
+
+
+@flask_app.post("/echo")
+def echo():
+    """What arrived of an upload: its size, digest and framing (for keel's request-buffering tests)."""
+    body = request.get_data()
+    return jsonify(
+        length=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        content_length=request.headers.get("Content-Length"),
+        transfer_encoding=request.headers.get("Transfer-Encoding"),
+    )
 
 
 @flask_app.get("/boom")

@@ -345,6 +345,14 @@ export const settings = [
     section: 'upstreams',
   }),
   setting({
+    key: 'proxyRequestBuffering',
+    flag: 'proxy-request-buffering',
+    type: boolean(),
+    default: true,
+    help: 'Read a request body whole (over 64 KiB into an unlinked temporary file) before sending it upstream, so a slow client cannot hold an upstream worker; false streams it as it arrives.',
+    section: 'upstreams',
+  }),
+  setting({
     key: 'proxyMaxFails',
     flag: 'proxy-max-fails',
     type: integer(0, 1000),

@@ -24,6 +24,7 @@ import { plainAddress } from '../trusted-proxies.js';
 import type { Balancer } from './balancer.js';
 import { FRAMING_OK, appendForwarding, scanRequestHead, type ForwardHead } from './forward-headers.js';
 import { responseHeaders } from './response-head.js';
+import { type BufferedBody, readRequestBody } from './request-buffer.js';
 import { skipStacksForRestOfTurn } from './reset-without-stack.js';
 import type { Upstream } from './upstream-pool.js';
 
@@ -33,6 +34,8 @@ export interface ProxyCore {
   readonly intercept: boolean;
   readonly balancer: Balancer<Upstream>;
   readonly upstreams: readonly Upstream[];
+  /** --proxy-request-buffering: read a body whole before the upstream sees the request. */
+  readonly bufferRequests: boolean;
 }
 
 /** RFC 9110 §9.2.2. */
@@ -78,6 +81,12 @@ function peerOf(req: IncomingMessage): string | null {
   return peer === undefined ? 'unix' : plainAddress(peer);
 }
 
+/** Whether a flat [name, value, …] list has a field, by case-insensitive name. */
+function hasField(headers: readonly string[], lower: string): boolean {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return true;
+  return false;
+}
+
 export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   // ForwardHead, filled by scanRequestHead.
   headers = NO_HEADERS;
@@ -110,6 +119,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   private interceptedBytes = 0;
   /** Bytes of an answer read and dropped after the client left. */
   private drained = 0;
+  /** The request body, read whole first (--proxy-request-buffering); null while streamed or absent. */
+  private body: BufferedBody | null = null;
 
   constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
     this.core = core;
@@ -135,7 +146,24 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     this.opts = { path: req.url!, method: req.method as Dispatcher.HttpMethod, headers: this.headers, body: null };
     res[kExchange] = this;
     res.once('close', onClientClose);
-    this.next();
+    if (this.hasBody && this.core.bufferRequests) this.bufferThenSend();
+    else this.next();
+  }
+
+  /** Reads the body whole, then sends the request; nothing goes upstream for a client that left meanwhile. */
+  private bufferThenSend(): void {
+    const onBody = (body: BufferedBody | null): void => {
+      if (body === null || this.clientGone || this.res.headersSent || this.res.destroyed) {
+        body?.release();
+        this.done();
+        return;
+      }
+      this.body = body;
+      // A chunked (or HTTP/2) body now has a length: the upstream gets it framed plainly, as Nginx sends it.
+      if (!hasField(this.headers, 'content-length')) this.headers.push('content-length', String(body.size));
+      this.next();
+    };
+    readRequestBody(this.req).then(onBody, () => onBody(null));
   }
 
   /** Sends the request to the next upstream, or answers 502 when none is left to try. */
@@ -153,7 +181,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     // itself, undici destroys it at the end and unhooks its socket (req.socket = null), which the
     // access log and the server still need. Made per attempt: a retry reads from the start.
     // (undici takes async iterables, though its DispatchOptions type leaves them out.)
-    if (this.hasBody) this.opts!.body = this.req.iterator({ destroyOnReturn: false }) as unknown as Dispatcher.DispatchOptions['body'];
+    if (this.body !== null) this.opts!.body = this.body.source();
+    else if (this.hasBody) this.opts!.body = this.req.iterator({ destroyOnReturn: false }) as unknown as Dispatcher.DispatchOptions['body'];
     upstream.pool.dispatch(this.opts!, this);
   }
 
@@ -251,8 +280,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
     const headerTimeout = code === 'UND_ERR_HEADERS_TIMEOUT';
     if (upstream !== null && (connectFailed || reset || headerTimeout)) upstream.recordFailure(now);
     // A retry is safe when the upstream cannot have acted on the request: an idempotent method,
-    // and no body gone out (none, or not yet read: undici reads it only once connected).
-    const retryable = (connectFailed || reset) && IDEMPOTENT.has(this.req.method!) && (!this.hasBody || !this.sent) && !this.res.headersSent;
+    // and a body that can be sent again (none, buffered, or not yet read: undici reads it only once connected).
+    const retryable = (connectFailed || reset) && IDEMPOTENT.has(this.req.method!) && (!this.hasBody || this.body !== null || !this.sent) && !this.res.headersSent;
     if (retryable && upstream !== null) {
       (this.tried ??= []).push(upstream);
       // Not a count: a managed (--run) upstream that died is dropped from the list while its requests
@@ -302,6 +331,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
 
   private done(): void {
     this.release();
+    this.body?.release();
     if (this.finished) return;
     this.finished = true;
     this.res[kExchange] = undefined;

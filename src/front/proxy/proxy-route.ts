@@ -32,6 +32,7 @@ class ProxyRouteHandler implements ProxyHandler, ProxyCore {
   readonly shape = 'proxy' as const;
   readonly log: ErrorLog;
   readonly intercept: boolean;
+  readonly bufferRequests: boolean;
   readonly balancer: Balancer<Upstream>;
   upstreams: readonly Upstream[] = [];
   private readonly settings: PoolSettings;
@@ -41,6 +42,7 @@ class ProxyRouteHandler implements ProxyHandler, ProxyCore {
   constructor(route: ProxyRoute, config: ResolvedConfig, log: ErrorLog) {
     this.log = log.child({ route: route.path });
     this.intercept = route.interceptErrors ?? config.interceptErrors;
+    this.bufferRequests = config.proxyRequestBuffering;
     this.balancer = createBalancer<Upstream>(route.balance ?? config.balance);
     this.settings = {
       connectTimeout: config.proxyConnectTimeout * 1000,

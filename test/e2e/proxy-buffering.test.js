@@ -1,0 +1,172 @@
+// Request buffering in front of Gunicorn's sync worker, which serves one request at a time: a
+// client that sends its body slowly must not hold that worker (Gunicorn's deployment guide asks for
+// a buffering proxy for this reason). With --proxy-request-buffering off the same client does hold
+// it, which is what shows the default at work. Bodies arrive whole and plainly framed, small ones
+// from memory, large ones from an unlinked temporary file that is gone afterwards.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { request } from 'undici';
+import { ROOT, startKeel } from '../helpers/keel.js';
+import { freePort } from '../helpers/ports.js';
+import { waitFor } from '../helpers/wait.js';
+
+async function startGunicorn() {
+  const port = await freePort();
+  // One sync worker: whoever holds it holds the whole app.
+  const child = spawn('/usr/bin/gunicorn', ['-b', `127.0.0.1:${port}`, '--chdir', 'examples/flask', '--workers', '1', 'app:app'], {
+    cwd: ROOT,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`gunicorn exited: ${stderr}`);
+    return (await request(`${url}/healthz`).then((r) => (r.body.dump(), r.statusCode)).catch(() => 0)) === 200;
+  }, { timeout: 15_000, what: 'gunicorn to answer /healthz' });
+  return { url, child, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
+}
+
+/** A POST whose head and first byte go out now; the rest of its 8-byte body when finish() is called. */
+function slowUpload(port) {
+  const socket = connect(port, '127.0.0.1');
+  let data = '';
+  socket.on('data', (d) => (data += d));
+  socket.on('error', () => {});
+  const closed = new Promise((r) => socket.once('close', r));
+  socket.write('POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: 8\r\n\r\nx');
+  return {
+    async finish() {
+      // write, not end: a half-closed request is one Node's server gives up on.
+      socket.write('1234567');
+      await waitFor(() => data.includes('\r\n\r\n') && data.includes('}'), { timeout: 10_000, what: 'the slow upload to be answered' });
+      return data;
+    },
+    destroy() {
+      socket.destroy();
+      return closed;
+    },
+  };
+}
+
+/** GET / answered within `ms`, or 'held' when it is not (the sync worker is busy elsewhere). */
+async function answeredWithin(url, ms) {
+  try {
+    const res = await request(`${url}/`, { headersTimeout: ms, bodyTimeout: ms });
+    return `${res.statusCode} ${await res.body.text()}`;
+  } catch (err) {
+    if (err.code === 'UND_ERR_HEADERS_TIMEOUT') return 'held';
+    throw err;
+  }
+}
+
+async function echo(url, body, headers = {}) {
+  const res = await request(`${url}/echo`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', ...headers } });
+  assert.equal(res.statusCode, 200);
+  return res.body.json();
+}
+
+/** Temporary request-body files a process holds open (they are unlinked, so only /proc shows them). */
+function bodyFilesOpen(pid) {
+  let fds;
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return 0;
+  }
+  return fds.filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).includes('keel-body-');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+describe('proxy request buffering in front of a one-worker Gunicorn', () => {
+  let gunicorn;
+  let buffering;
+  let streaming;
+  before(async () => {
+    gunicorn = await startGunicorn();
+    buffering = await startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1 });
+    streaming = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-request-buffering', 'off'], { workers: 1 });
+  });
+  after(async () => {
+    await buffering?.stop();
+    await streaming?.stop();
+    await gunicorn?.stop();
+  });
+
+  it('a client sending its body slowly does not hold the worker: other requests are answered meanwhile', async () => {
+    const upload = slowUpload(buffering.port);
+    try {
+      // Well past the moment the head and first byte reached keel.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await answeredWithin(buffering.url, 5000), '200 Hello from Flask\n');
+      assert.equal(await answeredWithin(buffering.url, 5000), '200 Hello from Flask\n');
+      const answer = await upload.finish();
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      const echoed = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      assert.equal(echoed.length, 8);
+      assert.equal(echoed.sha256, createHash('sha256').update('x1234567').digest('hex'));
+    } finally {
+      await upload.destroy();
+    }
+  });
+
+  it('with --proxy-request-buffering off, the same client holds the worker until its body is done', async () => {
+    const upload = slowUpload(streaming.port);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await answeredWithin(streaming.url, 1500), 'held');
+      await upload.finish();
+    } finally {
+      await upload.destroy();
+    }
+    // Once the upload ends, the worker serves again (the held request was given up on by the client).
+    await waitFor(async () => (await answeredWithin(streaming.url, 3000)) === '200 Hello from Flask\n', { timeout: 15_000, what: 'Gunicorn to serve again' });
+  });
+
+  it('a chunked body reaches the upstream whole, with a Content-Length instead of chunked framing', async () => {
+    const body = randomBytes(10_000);
+    const echoed = await echo(buffering.url, (async function* () {
+      yield body.subarray(0, 4000);
+      yield body.subarray(4000);
+    })());
+    assert.equal(echoed.length, body.length);
+    assert.equal(echoed.sha256, createHash('sha256').update(body).digest('hex'));
+    assert.equal(echoed.content_length, String(body.length));
+    assert.equal(echoed.transfer_encoding, null);
+  });
+
+  it('a body larger than the memory buffer goes through a temporary file, arrives intact, and the file is gone after', async () => {
+    const body = randomBytes(600 * 1024);
+    for (const framing of ['length', 'chunked']) {
+      const echoed = await echo(
+        buffering.url,
+        framing === 'length' ? body : (async function* () {
+          for (let i = 0; i < body.length; i += 50_000) yield body.subarray(i, i + 50_000);
+        })(),
+      );
+      assert.equal(echoed.length, body.length, framing);
+      assert.equal(echoed.sha256, createHash('sha256').update(body).digest('hex'), framing);
+      assert.equal(echoed.content_length, String(body.length), framing);
+    }
+    const [worker] = buffering.workerPids();
+    assert.ok(worker, 'a worker pid');
+    await waitFor(() => bodyFilesOpen(worker) === 0, { timeout: 5000, what: 'the temporary body files to be closed' });
+  });
+
+  it('a body over --max-body is still refused with 413, and nothing reaches the upstream', async () => {
+    const res = await request(`${buffering.url}/echo`, { method: 'POST', body: randomBytes(2 * 1024 * 1024) }).catch((err) => err);
+    // The 413 comes before the upload ends; the client may see it or a reset of its upload.
+    if (res.statusCode !== undefined) assert.equal(res.statusCode, 413);
+    await waitFor(() => buffering.accessLines().some((l) => / 413 /.test(l) && l.includes('POST /echo')), { timeout: 5000, what: 'the 413 in the access log' });
+  });
+});
