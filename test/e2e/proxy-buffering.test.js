@@ -5,32 +5,13 @@
 // from memory, large ones from an unlinked temporary file that is gone afterwards.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { request } from 'undici';
-import { ROOT, startKeel } from '../helpers/keel.js';
-import { freePort } from '../helpers/ports.js';
+import { startKeel } from '../helpers/keel.js';
+import { startFlaskGunicorn } from '../helpers/gunicorn.js';
 import { waitFor } from '../helpers/wait.js';
-
-async function startGunicorn() {
-  const port = await freePort();
-  // One sync worker: whoever holds it holds the whole app.
-  const child = spawn('/usr/bin/gunicorn', ['-b', `127.0.0.1:${port}`, '--chdir', 'examples/flask', '--workers', '1', 'app:app'], {
-    cwd: ROOT,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`gunicorn exited: ${stderr}`);
-    return (await request(`${url}/healthz`).then((r) => (r.body.dump(), r.statusCode)).catch(() => 0)) === 200;
-  }, { timeout: 15_000, what: 'gunicorn to answer /healthz' });
-  return { url, child, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
-}
 
 /** A POST whose head and first byte go out now; the rest of its 8-byte body when finish() is called. */
 function slowUpload(port) {
@@ -93,7 +74,8 @@ describe('proxy request buffering in front of a one-worker Gunicorn', () => {
   let buffering;
   let streaming;
   before(async () => {
-    gunicorn = await startGunicorn();
+    // One sync worker: whoever holds it holds the whole app.
+    gunicorn = await startFlaskGunicorn({ workers: 1 });
     buffering = await startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1 });
     streaming = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-request-buffering', 'off'], { workers: 1 });
   });

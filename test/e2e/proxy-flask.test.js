@@ -3,30 +3,12 @@
 // request ID, and the error log keeps the original status and the start of its body.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { request } from 'undici';
-import { ROOT, startKeel } from '../helpers/keel.js';
-import { freePort } from '../helpers/ports.js';
+import { startKeel } from '../helpers/keel.js';
+import { startFlaskGunicorn } from '../helpers/gunicorn.js';
 import { waitFor } from '../helpers/wait.js';
-
-async function startGunicorn() {
-  const port = await freePort();
-  const child = spawn('/usr/bin/gunicorn', ['-b', `127.0.0.1:${port}`, '--chdir', 'examples/flask', '--workers', '2', 'app:app'], {
-    cwd: ROOT,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`gunicorn exited: ${stderr}`);
-    return (await request(`${url}/healthz`).then((r) => (r.body.dump(), r.statusCode)).catch(() => 0)) === 200;
-  }, { timeout: 15_000, what: 'gunicorn to answer /healthz' });
-  return { url, child, stop: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.kill('SIGTERM')))) };
-}
 
 /** Established TCP connections to a loopback port, from /proc (either side's view of it counts once: the remote side). */
 function connectionsTo(port) {
@@ -47,7 +29,7 @@ describe('Flask under Gunicorn behind keel', () => {
   let keel;
   let plain;
   before(async () => {
-    gunicorn = await startGunicorn();
+    gunicorn = await startFlaskGunicorn();
     keel = await startKeel(null, ['--proxy', `/=${gunicorn.url} health=/healthz:1s`, '--intercept-errors'], { workers: 2 });
     plain = await startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1 });
   });
