@@ -54,6 +54,13 @@ def echo():
     )
 
 
+@flask_app.get("/bytes")
+def many_bytes():
+    """?mb= mebibytes (at most 64) of b"k": a download a slow client could hold a sync worker with."""
+    size = min(int(request.args.get("mb", "1")), 64) * 1024 * 1024
+    return b"k" * size, 200, {"Content-Type": "application/octet-stream"}
+
+
 @flask_app.get("/boom")
 def boom():
     raise RuntimeError("boom: a failure whose traceback must not reach the client")

@@ -353,6 +353,14 @@ export const settings = [
     section: 'upstreams',
   }),
   setting({
+    key: 'proxyResponseBuffer',
+    flag: 'proxy-response-buffer',
+    type: bytes(),
+    default: 64 * 1024 * 1024,
+    help: 'How much of a response keel holds for a client that reads slower than the upstream sends (over 256 KiB in an unlinked temporary file), so the upstream is released; past it the upstream waits. 0 holds nothing.',
+    section: 'upstreams',
+  }),
+  setting({
     key: 'proxyMaxFails',
     flag: 'proxy-max-fails',
     type: integer(0, 1000),

@@ -1,8 +1,8 @@
-// Request buffering in front of Gunicorn's sync worker, which serves one request at a time: a
-// client that sends its body slowly must not hold that worker (Gunicorn's deployment guide asks for
-// a buffering proxy for this reason). With --proxy-request-buffering off the same client does hold
-// it, which is what shows the default at work. Bodies arrive whole and plainly framed, small ones
-// from memory, large ones from an unlinked temporary file that is gone afterwards.
+// Buffering in front of Gunicorn's sync worker, which serves one request at a time: a client that
+// sends its body slowly, or reads its response slowly, must not hold that worker (Gunicorn's
+// deployment guide asks for a buffering proxy for this reason). With buffering off the same client
+// does hold it, which is what shows the default at work. Bodies arrive whole and plainly framed,
+// small ones from memory, large ones through an unlinked temporary file that is gone afterwards.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -52,7 +52,32 @@ async function echo(url, body, headers = {}) {
   return res.body.json();
 }
 
-/** Temporary request-body files a process holds open (they are unlinked, so only /proc shows them). */
+/** A GET of ?mb= MiB whose reader stops after the head: read() takes the rest and returns its size and digest. */
+async function stalledDownload(port, mb) {
+  const socket = connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  const chunks = [];
+  socket.on('data', (c) => chunks.push(c));
+  socket.write(`GET /bytes?mb=${mb} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
+  await waitFor(() => Buffer.concat(chunks).includes('\r\n\r\n'), { timeout: 10_000, what: 'the download to start' });
+  // Stops reading: the kernel's buffers fill, and then keel's side of the connection.
+  socket.pause();
+  return {
+    async read() {
+      const closed = new Promise((r) => socket.once('close', r));
+      socket.resume();
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the download did not finish')), 30_000))]);
+      const all = Buffer.concat(chunks);
+      const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
+      return { length: body.length, sha256: createHash('sha256').update(body).digest('hex') };
+    },
+    destroy() {
+      socket.destroy();
+    },
+  };
+}
+
+/** Temporary body files a process holds open (they are unlinked, so only /proc shows them). */
 function bodyFilesOpen(pid) {
   let fds;
   try {
@@ -62,27 +87,81 @@ function bodyFilesOpen(pid) {
   }
   return fds.filter((fd) => {
     try {
-      return readlinkSync(`/proc/${pid}/fd/${fd}`).includes('keel-body-');
+      return /keel-(body|response)-/.test(readlinkSync(`/proc/${pid}/fd/${fd}`));
     } catch {
       return false;
     }
   }).length;
 }
 
-describe('proxy request buffering in front of a one-worker Gunicorn', () => {
+describe('proxy buffering in front of a one-worker Gunicorn', () => {
   let gunicorn;
   let buffering;
   let streaming;
+  let bounded;
   before(async () => {
     // One sync worker: whoever holds it holds the whole app.
     gunicorn = await startFlaskGunicorn({ workers: 1 });
     buffering = await startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1 });
-    streaming = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-request-buffering', 'off'], { workers: 1 });
+    streaming = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-request-buffering', 'off', '--proxy-response-buffer', '0'], { workers: 1 });
+    bounded = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-response-buffer', '1m'], { workers: 1 });
   });
   after(async () => {
     await buffering?.stop();
     await streaming?.stop();
+    await bounded?.stop();
     await gunicorn?.stop();
+  });
+
+  // Larger than every buffer between Gunicorn and a reader that stopped (socket buffers grow to a
+  // few MiB here), so without keel's help Gunicorn's worker could not finish writing it.
+  const MB = 24;
+  const expected = { length: MB * 1024 * 1024, sha256: createHash('sha256').update(Buffer.alloc(MB * 1024 * 1024, 'k')).digest('hex') };
+
+  it('a client that stops reading a large response does not hold the worker; it gets every byte when it reads on', async () => {
+    const download = await stalledDownload(buffering.port, MB);
+    try {
+      assert.equal(await answeredWithin(buffering.url, 10_000), '200 Hello from Flask\n');
+      assert.deepEqual(await download.read(), expected);
+    } finally {
+      download.destroy();
+    }
+    const [worker] = buffering.workerPids();
+    await waitFor(() => bodyFilesOpen(worker) === 0, { timeout: 5000, what: 'the response spool file to be closed' });
+  });
+
+  it('with --proxy-response-buffer 0 the same client holds the worker until it reads', async () => {
+    const download = await stalledDownload(streaming.port, MB);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await answeredWithin(streaming.url, 1500), 'held');
+      assert.deepEqual(await download.read(), expected);
+    } finally {
+      download.destroy();
+    }
+    await waitFor(async () => (await answeredWithin(streaming.url, 3000)) === '200 Hello from Flask\n', { timeout: 15_000, what: 'Gunicorn to serve again' });
+  });
+
+  it('past --proxy-response-buffer the upstream waits again: what keel holds for one client is bounded', async () => {
+    const download = await stalledDownload(bounded.port, MB);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await answeredWithin(bounded.url, 1500), 'held');
+      assert.deepEqual(await download.read(), expected);
+    } finally {
+      download.destroy();
+    }
+    await waitFor(async () => (await answeredWithin(bounded.url, 3000)) === '200 Hello from Flask\n', { timeout: 15_000, what: 'Gunicorn to serve again' });
+  });
+
+  it('a client that leaves with a held response leaves no file behind', async () => {
+    const download = await stalledDownload(buffering.port, MB);
+    const [worker] = buffering.workerPids();
+    // The spool starts once the client is 256 KiB behind.
+    await waitFor(() => bodyFilesOpen(worker) === 1, { timeout: 10_000, what: 'a response spool file' });
+    download.destroy();
+    await waitFor(() => bodyFilesOpen(worker) === 0, { timeout: 5000, what: 'the response spool file to be closed' });
+    assert.equal(await answeredWithin(buffering.url, 10_000), '200 Hello from Flask\n');
   });
 
   it('a client sending its body slowly does not hold the worker: other requests are answered meanwhile', async () => {
@@ -145,7 +224,7 @@ describe('proxy request buffering in front of a one-worker Gunicorn', () => {
     await waitFor(() => bodyFilesOpen(worker) === 0, { timeout: 5000, what: 'the temporary body files to be closed' });
   });
 
-  it('a body over --max-body is still refused with 413, and nothing reaches the upstream', async () => {
+  it('a body over --max-body is still refused with 413 while it arrives', async () => {
     const res = await request(`${buffering.url}/echo`, { method: 'POST', body: randomBytes(2 * 1024 * 1024) }).catch((err) => err);
     // The 413 comes before the upload ends; the client may see it or a reset of its upload.
     if (res.statusCode !== undefined) assert.equal(res.statusCode, 413);

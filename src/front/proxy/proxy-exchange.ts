@@ -25,6 +25,7 @@ import type { Balancer } from './balancer.js';
 import { FRAMING_OK, appendForwarding, scanRequestHead, type ForwardHead } from './forward-headers.js';
 import { responseHeaders } from './response-head.js';
 import { type BufferedBody, readRequestBody } from './request-buffer.js';
+import { MEMORY_BYTES, ResponseSpool } from './response-spool.js';
 import { skipStacksForRestOfTurn } from './reset-without-stack.js';
 import type { Upstream } from './upstream-pool.js';
 
@@ -36,6 +37,8 @@ export interface ProxyCore {
   readonly upstreams: readonly Upstream[];
   /** --proxy-request-buffering: read a body whole before the upstream sees the request. */
   readonly bufferRequests: boolean;
+  /** --proxy-response-buffer: how much of a response a client that falls behind may owe (0: none, pure backpressure). */
+  readonly responseBuffer: number;
 }
 
 /** RFC 9110 §9.2.2. */
@@ -121,6 +124,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   private drained = 0;
   /** The request body, read whole first (--proxy-request-buffering); null while streamed or absent. */
   private body: BufferedBody | null = null;
+  /** The backlog of a client that fell behind, once past MEMORY_BYTES (response-spool.ts). */
+  private spool: ResponseSpool | null = null;
 
   constructor(core: ProxyCore, req: IncomingMessage, res: ServerResponse) {
     this.core = core;
@@ -233,16 +238,40 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
       return true;
     }
     const res = this.res;
+    if (this.spool !== null) return this.spool.push(chunk);
     if (res.write(chunk)) return true;
-    // The client's socket is full: undici stops reading the upstream until it drains.
+    // The client fell behind. The upstream goes on sending while the backlog fits what the client
+    // may owe (see response-spool.ts): up to MEMORY_BYTES in the response's own buffer, then a spool.
+    const owed = this.core.responseBuffer;
+    if (res.writableLength < Math.min(owed, MEMORY_BYTES)) return true;
+    if (owed > MEMORY_BYTES) {
+      this.spool = this.startSpool(owed - MEMORY_BYTES);
+      return true;
+    }
+    // Nothing more may be held: undici stops reading the upstream until the client drains.
     res.once('drain', onClientDrain);
     return false;
+  }
+
+  private startSpool(max: number): ResponseSpool {
+    const res = this.res;
+    return new ResponseSpool(res, max, {
+      resume: () => this.resumeUpstream?.(),
+      drained: () => res.end(),
+      failed: (err) => {
+        this.core.log.error({ requestId: this.ctx.id, upstream: this.upstream?.url, err }, 'could not hold the response for a slow client (--proxy-response-buffer); response cut');
+        this.ctx.event = 'upstream-error';
+        res.destroy();
+      },
+    });
   }
 
   onComplete(): void {
     this.done();
     if (!this.clientGone) {
       if (this.intercepted !== null) this.replaceErrorBody();
+      // The upstream is released now; the client gets the rest from the spool, then the end.
+      else if (this.spool !== null) this.spool.finish();
       else this.res.end();
     }
     // Last, so keel's own code above keeps its stacks: undici's reset, if any, follows as this returns.
@@ -271,6 +300,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
         this.ctx.event = timeout ? 'upstream-timeout' : 'upstream-error';
         this.core.log.error({ requestId: this.ctx.id, upstream: upstream?.url, code, status: this.status }, timeout ? 'upstream response body stalled (--proxy-idle-timeout); response cut' : 'upstream response broke off; response cut');
       }
+      this.spool?.close();
       if (this.intercepted !== null) this.replaceErrorBody();
       else this.res.destroy();
       return;

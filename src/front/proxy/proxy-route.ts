@@ -33,6 +33,7 @@ class ProxyRouteHandler implements ProxyHandler, ProxyCore {
   readonly log: ErrorLog;
   readonly intercept: boolean;
   readonly bufferRequests: boolean;
+  readonly responseBuffer: number;
   readonly balancer: Balancer<Upstream>;
   upstreams: readonly Upstream[] = [];
   private readonly settings: PoolSettings;
@@ -43,6 +44,7 @@ class ProxyRouteHandler implements ProxyHandler, ProxyCore {
     this.log = log.child({ route: route.path });
     this.intercept = route.interceptErrors ?? config.interceptErrors;
     this.bufferRequests = config.proxyRequestBuffering;
+    this.responseBuffer = config.proxyResponseBuffer;
     this.balancer = createBalancer<Upstream>(route.balance ?? config.balance);
     this.settings = {
       connectTimeout: config.proxyConnectTimeout * 1000,

@@ -5,17 +5,14 @@
  * one request at a time (Gunicorn's sync worker, the default) serves nobody else meanwhile. Gunicorn's
  * own deployment guide asks for a buffering proxy in front for exactly this reason.
  *
- * Up to MEMORY_BYTES stay in memory; a larger body goes to a temporary file that is unlinked as soon
- * as it is created, so it takes no name on disk and disappears with its descriptor, even if the
- * worker is killed. --max-body bounds the whole.
+ * Up to MEMORY_BYTES stay in memory; a larger body goes to an unlinked temporary file
+ * (unlinked-file.ts). --max-body bounds the whole.
  */
 import { createReadStream } from 'node:fs';
-import { type FileHandle, open, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { openUnlinkedFile } from './unlinked-file.js';
 
 /** Bodies up to this size are kept in memory (Nginx keeps 8-16 KiB; keel's requests are rarely larger than this). */
 export const MEMORY_BYTES = 64 * 1024;
@@ -59,14 +56,6 @@ class FileBody implements BufferedBody {
   }
 }
 
-async function openUnlinkedFile(): Promise<FileHandle> {
-  const path = join(tmpdir(), `keel-body-${process.pid}-${randomBytes(6).toString('hex')}`);
-  // O_EXCL: a name someone else created (a planted symlink) is never written through.
-  const handle = await open(path, 'wx+', 0o600);
-  await unlink(path).catch(() => {});
-  return handle;
-}
-
 /**
  * Reads the request body to its end. Resolves null when the body did not arrive whole (the client
  * left, or keel refused it meanwhile): there is nothing to send then.
@@ -88,7 +77,7 @@ export async function readRequestBody(req: IncomingMessage): Promise<BufferedBod
         continue;
       }
       if (file === null) {
-        file = await openUnlinkedFile();
+        file = await openUnlinkedFile('body');
         for (const held of chunks) await file.write(held);
         chunks.length = 0;
       }
