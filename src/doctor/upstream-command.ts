@@ -14,6 +14,8 @@ export interface UpstreamLimits {
   readonly limitRequestFieldSize: number | null;
   /** Bytes. */
   readonly maxBody: number | null;
+  /** Each worker serves one request at a time and nothing else meanwhile (Gunicorn's default sync worker). */
+  readonly oneRequestPerWorker: boolean;
 }
 
 /** Splits a command into words, with single and double quotes and backslash escapes as a shell does. */
@@ -86,8 +88,12 @@ export function upstreamLimits(command: string): UpstreamLimits | null {
   const args = words.slice(start + 1);
   if (words[start].endsWith('waitress-serve')) {
     const raw = option(args, ['--max-request-body-size']);
-    return { server: 'waitress', timeout: null, limitRequestLine: null, limitRequestFields: null, limitRequestFieldSize: null, maxBody: raw === null ? WAITRESS_MAX_BODY : Number(raw) || WAITRESS_MAX_BODY };
+    // Waitress reads a request whole before a thread runs the app, and buffers the answer.
+    return { server: 'waitress', timeout: null, limitRequestLine: null, limitRequestFields: null, limitRequestFieldSize: null, maxBody: raw === null ? WAITRESS_MAX_BODY : Number(raw) || WAITRESS_MAX_BODY, oneRequestPerWorker: false };
   }
+  // -k sync is the default; with --threads over 1 Gunicorn runs it as gthread instead.
+  const workerClass = option(args, ['--worker-class', '-k']) ?? 'sync';
+  const threads = integerOption(args, ['--threads'], 1) ?? 1;
   return {
     server: 'gunicorn',
     timeout: zeroIsNone(integerOption(args, ['--timeout', '-t'], GUNICORN.timeout)),
@@ -95,5 +101,7 @@ export function upstreamLimits(command: string): UpstreamLimits | null {
     limitRequestFields: integerOption(args, ['--limit-request-fields'], GUNICORN.limitRequestFields),
     limitRequestFieldSize: zeroIsNone(integerOption(args, ['--limit-request-field_size', '--limit-request-field-size'], GUNICORN.limitRequestFieldSize)),
     maxBody: null,
+    // gthread with its default single thread is one request at a time too.
+    oneRequestPerWorker: /^(sync|gthread|gunicorn\.workers\.(sync\.SyncWorker|gthread\.ThreadWorker))$/.test(workerClass) && threads <= 1,
   };
 }

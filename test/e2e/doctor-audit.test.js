@@ -255,6 +255,14 @@ describe('limits that disagree with a proxied upstream', () => {
   test('upstream-field-size-limit', async () => {
     await flawAndFix('upstream-field-size-limit', doctor([...gunicorn(), '--limit-request-field-size', '16000']), doctor([...gunicorn('--limit-request-field_size 16000'), '--limit-request-field-size', '16000']));
   });
+  test('upstream-unbuffered: Gunicorn\'s sync workers with buffering turned off; gthread or buffering on is fine', async () => {
+    const { finding } = await flawAndFix('upstream-unbuffered', doctor([...gunicorn(), '--proxy-request-buffering', 'false']), doctor(gunicorn()));
+    assert.equal(finding.where, '--proxy-request-buffering');
+    const responses = await doctor([...gunicorn(), '--proxy-response-buffer', '0']);
+    assert.match(responses.json.findings.find((f) => f.id === 'upstream-unbuffered')?.fix ?? '', /--proxy-response-buffer 64m/);
+    const threaded = await doctor([...gunicorn('--threads 4'), '--proxy-request-buffering', 'false', '--proxy-response-buffer', '0']);
+    assert.ok(!threaded.ids.includes('upstream-unbuffered'), 'gthread workers serve other requests meanwhile');
+  });
   test('upstream-max-body-limit: Waitress\'s --max-request-body-size', async () => {
     const waitress = ['--run', 'waitress-serve --listen=127.0.0.1:{port} --max-request-body-size=1048576 app:app'];
     await flawAndFix('upstream-max-body-limit', doctor([...waitress, '--max-body', '10m']), doctor([...waitress, '--max-body', '1m']));

@@ -71,11 +71,19 @@ describe('upstream commands', () => {
     assert.deepEqual(splitCommand(`gunicorn -b '127.0.0.1:{port}' --access-logformat "%(h)s \\"x\\"" a\\ b`), ['gunicorn', '-b', '127.0.0.1:{port}', '--access-logformat', '%(h)s "x"', 'a b']);
   });
   test('gunicorn defaults, every spelling of the options, 0 as no limit', () => {
-    assert.deepEqual(upstreamLimits('gunicorn app:app'), { server: 'gunicorn', timeout: 30, limitRequestLine: 4094, limitRequestFields: 100, limitRequestFieldSize: 8190, maxBody: null });
+    assert.deepEqual(upstreamLimits('gunicorn app:app'), { server: 'gunicorn', timeout: 30, limitRequestLine: 4094, limitRequestFields: 100, limitRequestFieldSize: 8190, maxBody: null, oneRequestPerWorker: true });
     const limits = upstreamLimits('python -m gunicorn -t5 --limit-request-line=0 --limit-request-fields 50 --limit-request-field_size 100 app:app');
     assert.equal(upstreamLimits('/venv/bin/gunicorn -t 7 app:app').timeout, 7);
     assert.equal(upstreamLimits('gunicorn --timeout=0 app:app').timeout, null);
-    assert.deepEqual(limits, { server: 'gunicorn', timeout: 5, limitRequestLine: null, limitRequestFields: 50, limitRequestFieldSize: 100, maxBody: null }, 'python -m gunicorn, -t5, =, field_size');
+    assert.deepEqual(limits, { server: 'gunicorn', timeout: 5, limitRequestLine: null, limitRequestFields: 50, limitRequestFieldSize: 100, maxBody: null, oneRequestPerWorker: true }, 'python -m gunicorn, -t5, =, field_size');
+  });
+  test('which Gunicorn workers serve one request at a time: sync or gthread with one thread', () => {
+    for (const command of ['gunicorn app:app', 'gunicorn -k sync app:app', 'gunicorn --worker-class=sync --threads 1 app:app', 'gunicorn -k gunicorn.workers.sync.SyncWorker app:app', 'gunicorn -k gthread app:app']) {
+      assert.equal(upstreamLimits(command).oneRequestPerWorker, true, command);
+    }
+    for (const command of ['gunicorn --threads 4 app:app', 'gunicorn -k gthread --threads 8 app:app', 'gunicorn -k uvicorn.workers.UvicornWorker app:app', 'gunicorn -kgevent app:app', 'waitress-serve app:app']) {
+      assert.equal(upstreamLimits(command).oneRequestPerWorker, false, command);
+    }
   });
   test('waitress body limit and unknown servers', () => {
     assert.equal(upstreamLimits('waitress-serve --listen=127.0.0.1:{port} app:app').maxBody, 1024 ** 3);
