@@ -261,6 +261,8 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
       failed: (err) => {
         this.core.log.error({ requestId: this.ctx.id, upstream: this.upstream?.url, err }, 'could not hold the response for a slow client (--proxy-response-buffer); response cut');
         this.ctx.event = 'upstream-error';
+        // The upstream may still be sending what can no longer be held.
+        if (!this.finished) this.abortUpstream?.();
         res.destroy();
       },
     });
