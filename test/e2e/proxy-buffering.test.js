@@ -230,4 +230,37 @@ describe('proxy buffering in front of a one-worker Gunicorn', () => {
     if (res.statusCode !== undefined) assert.equal(res.statusCode, 413);
     await waitFor(() => buffering.accessLines().some((l) => / 413 /.test(l) && l.includes('POST /echo')), { timeout: 5000, what: 'the 413 in the access log' });
   });
+
+  describe('when the temporary files cannot be made', () => {
+    let broken;
+    before(async () => {
+      // A temporary directory that does not exist: every temporary file fails to open.
+      broken = await startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1, env: { TMPDIR: '/nonexistent/keel-test-tmp' } });
+    });
+    after(() => broken?.stop());
+
+    it('a body too large for memory gets 500 with the request ID, and the cause is logged', async () => {
+      const res = await request(`${broken.url}/echo`, { method: 'POST', body: randomBytes(600 * 1024) });
+      assert.equal(res.statusCode, 500);
+      const id = res.headers['x-request-id'];
+      assert.doesNotMatch(await res.body.text(), /nonexistent|ENOENT/);
+      const logged = await waitFor(() => broken.errorLog().find((l) => l.requestId === id), { timeout: 5000, what: 'the error line' });
+      assert.match(logged.msg, /could not buffer the request body/);
+      assert.equal(logged.code, 'ENOENT');
+      // Small bodies never needed a file.
+      assert.equal((await echo(broken.url, Buffer.from('small'))).length, 5);
+    });
+
+    it('a response that cannot be held is cut, and the upstream is let go', async () => {
+      const download = await stalledDownload(broken.port, MB);
+      try {
+        await waitFor(() => broken.errorLog().some((l) => /could not hold the response/.test(l.msg)), { timeout: 10_000, what: 'the spool failure in the log' });
+        const got = await download.read();
+        assert.ok(got.length < expected.length, `a cut response, not ${got.length} bytes`);
+      } finally {
+        download.destroy();
+      }
+      assert.equal(await answeredWithin(broken.url, 10_000), '200 Hello from Flask\n');
+    });
+  });
 });

@@ -168,7 +168,11 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
       if (!hasField(this.headers, 'content-length')) this.headers.push('content-length', String(body.size));
       this.next();
     };
-    readRequestBody(this.req).then(onBody, () => onBody(null));
+    readRequestBody(this.req).then(onBody, (err: NodeJS.ErrnoException) => {
+      if (this.clientGone || this.res.headersSent || this.res.destroyed) return this.done();
+      // As Nginx answers when it cannot write a client body temp file.
+      this.fail(500, 'buffer-error', null, `could not buffer the request body (--proxy-request-buffering): ${err.message}`, err.code);
+    });
   }
 
   /** Sends the request to the next upstream, or answers 502 when none is left to try. */

@@ -58,7 +58,8 @@ class FileBody implements BufferedBody {
 
 /**
  * Reads the request body to its end. Resolves null when the body did not arrive whole (the client
- * left, or keel refused it meanwhile): there is nothing to send then.
+ * left, or keel refused it meanwhile): there is nothing to send then. Rejects when the body could
+ * not be stored (no temporary directory, a full disk): the client should hear of that.
  *
  * @example
  *   const body = await readRequestBody(req);
@@ -68,6 +69,16 @@ export async function readRequestBody(req: IncomingMessage): Promise<BufferedBod
   const chunks: Buffer[] = [];
   let size = 0;
   let file: FileHandle | null = null;
+  let storeError: unknown = null;
+  /** File errors are kept apart from the request's own (a client that left). */
+  const store = async (write: () => Promise<unknown>): Promise<void> => {
+    try {
+      await write();
+    } catch (err) {
+      storeError = err;
+      throw err;
+    }
+  };
   try {
     // destroyOnReturn: false leaves the request alone when done: the access log and the server still need it.
     for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
@@ -77,21 +88,22 @@ export async function readRequestBody(req: IncomingMessage): Promise<BufferedBod
         continue;
       }
       if (file === null) {
-        file = await openUnlinkedFile('body');
-        for (const held of chunks) await file.write(held);
+        await store(async () => (file = await openUnlinkedFile('body')));
+        for (const held of chunks) await store(() => file!.write(held));
         chunks.length = 0;
       }
       // Awaited: the request is read no faster than the disk takes it.
-      await file.write(chunk);
+      await store(() => file!.write(chunk));
     }
   } catch {
+    await (file as FileHandle | null)?.close().catch(() => {});
+    if (storeError !== null) throw storeError;
     // The client went away mid-body (or the body was refused and the connection cut).
-    await file?.close().catch(() => {});
     return null;
   }
   // Over HTTP/2, `complete` is also true for a stream that was cut; only a body read to its end counts.
   if (!req.readableEnded) {
-    await file?.close().catch(() => {});
+    await (file as FileHandle | null)?.close().catch(() => {});
     return null;
   }
   if (file !== null) return new FileBody(file, size);
