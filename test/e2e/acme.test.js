@@ -41,7 +41,7 @@ for (const [challenge, redirect] of [['http-01', true], ['tls-alpn-01', false]])
   describe(`--https auto with ${challenge}`, () => {
     let run;
     before(async () => {
-      run = await startWithPebble({ redirect, validitySeconds: challenge === 'http-01' ? 30 : 3600 });
+      run = await startWithPebble({ redirect, validitySeconds: challenge === 'http-01' ? 15 : 3600 });
     });
     after(async () => {
       await run?.keel.stop();
@@ -83,7 +83,7 @@ for (const [challenge, redirect] of [['http-01', true], ['tls-alpn-01', false]])
         const renewed = await waitFor(async () => {
           const now = await presented(run.tlsPort, roots).catch(() => null);
           return now && now.serial !== first.serial && now;
-        }, { timeout: 40_000, interval: 500, what: 'a renewed certificate (30 s lifetime, renewal at 20 s)' });
+        }, { timeout: 40_000, interval: 500, what: 'a renewed certificate (15 s lifetime, renewal at 10 s)' });
         assert.notEqual(renewed.serial, first.serial);
       });
     }

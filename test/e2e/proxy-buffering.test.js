@@ -102,9 +102,11 @@ describe('proxy buffering in front of a one-worker Gunicorn', () => {
   before(async () => {
     // One sync worker: whoever holds it holds the whole app.
     gunicorn = await startFlaskGunicorn({ workers: 1 });
-    buffering = await startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1 });
-    streaming = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-request-buffering', 'off', '--proxy-response-buffer', '0'], { workers: 1 });
-    bounded = await startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-response-buffer', '1m'], { workers: 1 });
+    [buffering, streaming, bounded] = await Promise.all([
+      startKeel(null, ['--proxy', `/=${gunicorn.url}`], { workers: 1 }),
+      startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-request-buffering', 'off', '--proxy-response-buffer', '0'], { workers: 1 }),
+      startKeel(null, ['--proxy', `/=${gunicorn.url}`, '--proxy-response-buffer', '1m'], { workers: 1 }),
+    ]);
   });
   after(async () => {
     await buffering?.stop();
