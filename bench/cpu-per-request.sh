@@ -7,7 +7,8 @@
 # COMMAND must start a server on 127.0.0.1:PORT whose workers are direct children of the process
 # it starts (node:cluster, keel). Prints req/s and the workers' user+system CPU µs per request,
 # measured over a 4 s wrk load after a 2 s warm-up. URL overrides what wrk asks for (default
-# http://127.0.0.1:PORT/), e.g. URL=https://127.0.0.1:PORT/ for a TLS bind. Example:
+# http://127.0.0.1:PORT/), e.g. URL=https://127.0.0.1:PORT/ for a TLS bind; WRK_ARGS adds wrk options,
+# e.g. WRK_ARGS="-s post.lua" for requests with a body. Example:
 #
 # (run node itself, not through npx, so the workers are the started process's children)
 #   bench/cpu-per-request.sh keel 18293 -- node_modules/.bin/node bin/keel.js serve examples/hello/app.ts \
@@ -21,9 +22,9 @@ sleep 2
 workers=$(pgrep -P "$server" | tr '\n' ' ')
 ticks() { local t=0 v; for k in $workers; do for v in $(cut -d' ' -f14,15 "/proc/$k/stat" 2>/dev/null); do t=$((t + v)); done; done; echo "$t"; }
 url=${URL:-http://127.0.0.1:$port/}
-wrk -t1 -c50 -d2s "$url" >/dev/null
+wrk -t1 -c50 -d2s ${WRK_ARGS:-} "$url" >/dev/null
 before=$(ticks)
-out=$(wrk -t1 -c50 -d4s "$url")
+out=$(wrk -t1 -c50 -d4s ${WRK_ARGS:-} "$url")
 after=$(ticks)
 requests=$(echo "$out" | awk '/requests in/ {print $1}')
 hz=$(getconf CLK_TCK)
