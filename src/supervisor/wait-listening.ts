@@ -58,6 +58,12 @@ export async function waitListening(target: ProbeTarget, timeoutMs: number, hasE
     // A slow app boot holds the probe in the listen backlog: it may wait until the deadline.
     if (await answersHttp(target, Math.max(1, deadline - Date.now()))) {
       if (hasExited()) return 'exited';
+      if (!isForeign()) return 'listening';
+      // An instance on its way out (one that crashes right after it answered) still has its listener
+      // in the socket table while its own fds can no longer be read: look again before blaming
+      // another process, by which time its exit has usually been seen.
+      await sleep(POLL_MS);
+      if (hasExited()) return 'exited';
       // Another process took the port first: the instance cannot have it, waiting longer changes nothing.
       return isForeign() ? 'foreign' : 'listening';
     }
