@@ -7,6 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { request } from 'undici';
 import { startKeel } from '../helpers/keel.js';
@@ -64,9 +65,11 @@ async function stalledDownload(port, mb) {
   socket.pause();
   return {
     async read() {
-      const closed = new Promise((r) => socket.once('close', r));
+      // AbortSignal.timeout's timer does not hold the process: a plain setTimeout kept this file
+      // running 30 s after its last test.
+      const closed = once(socket, 'close', { signal: AbortSignal.timeout(30_000) });
       socket.resume();
-      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the download did not finish')), 30_000))]);
+      await closed;
       const all = Buffer.concat(chunks);
       const body = all.subarray(all.indexOf('\r\n\r\n') + 4);
       return { length: body.length, sha256: createHash('sha256').update(body).digest('hex') };
@@ -132,29 +135,22 @@ describe('proxy buffering in front of a one-worker Gunicorn', () => {
     await waitFor(() => bodyFilesOpen(worker) === 0, { timeout: 5000, what: 'the response spool file to be closed' });
   });
 
-  it('with --proxy-response-buffer 0 the same client holds the worker until it reads', async () => {
-    const download = await stalledDownload(streaming.port, MB);
+  /** A stalled download through `keel` holds the one worker; once read, it arrives whole and the worker serves again. */
+  async function assertHeldByStalledDownload(keel) {
+    const download = await stalledDownload(keel.port, MB);
     try {
       await new Promise((r) => setTimeout(r, 300));
-      assert.equal(await answeredWithin(streaming.url, 1500), 'held');
+      assert.equal(await answeredWithin(keel.url, 1500), 'held');
       assert.deepEqual(await download.read(), expected);
     } finally {
       download.destroy();
     }
-    await waitFor(async () => (await answeredWithin(streaming.url, 3000)) === '200 Hello from Flask\n', { timeout: 15_000, what: 'Gunicorn to serve again' });
-  });
+    await waitFor(async () => (await answeredWithin(keel.url, 3000)) === '200 Hello from Flask\n', { timeout: 15_000, what: 'Gunicorn to serve again' });
+  }
 
-  it('past --proxy-response-buffer the upstream waits again: what keel holds for one client is bounded', async () => {
-    const download = await stalledDownload(bounded.port, MB);
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal(await answeredWithin(bounded.url, 1500), 'held');
-      assert.deepEqual(await download.read(), expected);
-    } finally {
-      download.destroy();
-    }
-    await waitFor(async () => (await answeredWithin(bounded.url, 3000)) === '200 Hello from Flask\n', { timeout: 15_000, what: 'Gunicorn to serve again' });
-  });
+  it('with --proxy-response-buffer 0 the same client holds the worker until it reads', () => assertHeldByStalledDownload(streaming));
+
+  it('past --proxy-response-buffer the upstream waits again: what keel holds for one client is bounded', () => assertHeldByStalledDownload(bounded));
 
   it('a client that leaves with a held response leaves no file behind', async () => {
     const download = await stalledDownload(buffering.port, MB);
