@@ -7,7 +7,7 @@ import { connectionTokens, isHopByHop } from '../../dist/front/proxy/hop-by-hop.
 import { responseHeaders } from '../../dist/front/proxy/response-head.js';
 
 function scan(raw, version = 'http/1.1', hashHeader = null) {
-  const out = { headers: [], hasBody: false, upgrade: '', host: undefined, forwarding: false, hashKey: undefined };
+  const out = { headers: [], hasBody: false, lengthKnown: false, upgrade: '', host: undefined, forwarding: false, hashKey: undefined };
   const result = scanRequestHead(raw, version, hashHeader, out);
   return { result, ...out };
 }
@@ -84,6 +84,9 @@ describe('the request head sent upstream', () => {
     assert.equal(scan(['Content-Length', '10']).hasBody, true);
     assert.equal(scan(['Content-Length', '0']).hasBody, false);
     assert.equal(scan(['Transfer-Encoding', 'chunked']).hasBody, true);
+    // A chunked body has no length yet: a buffered one gets its Content-Length added (proxy-exchange.ts).
+    assert.equal(scan(['Content-Length', '10']).lengthKnown, true);
+    assert.equal(scan(['Transfer-Encoding', 'chunked']).lengthKnown, false);
     assert.deepEqual(pairs(scan(['Transfer-Encoding', 'chunked']).headers), [], 'undici frames the body itself');
   });
 

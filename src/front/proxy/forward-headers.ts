@@ -14,6 +14,8 @@ export interface ForwardHead {
   headers: string[];
   /** The request carries a body to stream upstream. */
   hasBody: boolean;
+  /** The forwarded head carries the client's Content-Length (a chunked or HTTP/2 body has none). */
+  lengthKnown: boolean;
   /** The Upgrade header's value when the client asked for one (WebSocket), else ''. */
   upgrade: string;
   /** Host as the client sent it (or HTTP/2's :authority). */
@@ -183,6 +185,7 @@ export function scanRequestHead(raw: readonly string[], version: 'http/1.0' | 'h
   if (host !== undefined) headers.push('host', host);
   out.headers = headers;
   out.hasBody = contentLength !== undefined ? contentLength !== '0' : transferEncoding !== undefined;
+  out.lengthKnown = contentLength !== undefined;
   out.upgrade = upgrade;
   out.host = host;
   out.forwarding = forwarding;

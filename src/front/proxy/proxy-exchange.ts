@@ -84,16 +84,11 @@ function peerOf(req: IncomingMessage): string | null {
   return peer === undefined ? 'unix' : plainAddress(peer);
 }
 
-/** Whether a flat [name, value, …] list has a field, by case-insensitive name. */
-function hasField(headers: readonly string[], lower: string): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) return true;
-  return false;
-}
-
 export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
   // ForwardHead, filled by scanRequestHead.
   headers = NO_HEADERS;
   hasBody = false;
+  lengthKnown = false;
   upgrade = '';
   host: string | undefined = undefined;
   forwarding = false;
@@ -165,7 +160,7 @@ export class ProxyExchange implements ForwardHead, Dispatcher.DispatchHandler {
       }
       this.body = body;
       // A chunked (or HTTP/2) body now has a length: the upstream gets it framed plainly, as Nginx sends it.
-      if (!hasField(this.headers, 'content-length')) this.headers.push('content-length', String(body.size));
+      if (!this.lengthKnown) this.headers.push('content-length', String(body.size));
       this.next();
     };
     readRequestBody(this.req).then(onBody, (err: NodeJS.ErrnoException) => {

@@ -55,6 +55,7 @@ function join(client: Socket, upstream: Socket): void {
 class UpgradeExchange implements ForwardHead, Dispatcher.DispatchHandler {
   headers: string[] = [];
   hasBody = false;
+  lengthKnown = false;
   upgrade = '';
   host: string | undefined = undefined;
   forwarding = false;
