@@ -70,15 +70,12 @@ export async function readRequestBody(req: IncomingMessage): Promise<BufferedBod
   let size = 0;
   let file: FileHandle | null = null;
   let storeError: unknown = null;
-  /** File errors are kept apart from the request's own (a client that left). */
-  const store = async (write: () => Promise<unknown>): Promise<void> => {
-    try {
-      await write();
-    } catch (err) {
+  /** Marks a file operation's failure, to tell it apart from the request's own (a client that left). */
+  const stored = <T>(operation: Promise<T>): Promise<T> =>
+    operation.catch((err: unknown) => {
       storeError = err;
       throw err;
-    }
-  };
+    });
   try {
     // destroyOnReturn: false leaves the request alone when done: the access log and the server still need it.
     for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
@@ -88,22 +85,22 @@ export async function readRequestBody(req: IncomingMessage): Promise<BufferedBod
         continue;
       }
       if (file === null) {
-        await store(async () => (file = await openUnlinkedFile('body')));
-        for (const held of chunks) await store(() => file!.write(held));
+        file = await stored(openUnlinkedFile('body'));
+        for (const held of chunks) await stored(file.write(held));
         chunks.length = 0;
       }
       // Awaited: the request is read no faster than the disk takes it.
-      await store(() => file!.write(chunk));
+      await stored(file.write(chunk));
     }
   } catch {
-    await (file as FileHandle | null)?.close().catch(() => {});
+    await file?.close().catch(() => {});
     if (storeError !== null) throw storeError;
     // The client went away mid-body (or the body was refused and the connection cut).
     return null;
   }
   // Over HTTP/2, `complete` is also true for a stream that was cut; only a body read to its end counts.
   if (!req.readableEnded) {
-    await (file as FileHandle | null)?.close().catch(() => {});
+    await file?.close().catch(() => {});
     return null;
   }
   if (file !== null) return new FileBody(file, size);
