@@ -38,16 +38,21 @@ export function auditUpstream(config: ResolvedConfig): Finding[] {
         where,
       });
     }
-    if (limits.oneRequestPerWorker && (!config.proxyRequestBuffering || config.proxyResponseBuffer === 0)) {
-      const off = [!config.proxyRequestBuffering ? '--proxy-request-buffering false' : '', config.proxyResponseBuffer === 0 ? '--proxy-response-buffer 0' : ''].filter(Boolean);
-      findings.push({
-        id: 'upstream-unbuffered',
-        severity: 'warning',
-        title: `Gunicorn's sync workers behind keel without buffering (${off.join(', ')})`,
-        why: 'A sync worker serves one request at a time. Without buffering, a client that sends its body slowly, or reads its response slowly, holds a worker for as long as it likes, and a few such clients stop the app; Gunicorn\'s deployment guide asks for a buffering proxy in front for this reason.',
-        fix: `${off.map((flag) => (flag.startsWith('--proxy-request') ? '--proxy-request-buffering true' : '--proxy-response-buffer 64m')).join(' and ')} (keel's defaults), or a worker class that serves several requests at once in ${where} (-k gthread --threads 4)`,
-        where: off[0].split(' ')[0],
-      });
+    if (limits.oneRequestPerWorker) {
+      const off = [
+        ...(!config.proxyRequestBuffering ? [{ flag: '--proxy-request-buffering', now: 'false', fix: 'true' }] : []),
+        ...(config.proxyResponseBuffer === 0 ? [{ flag: '--proxy-response-buffer', now: '0', fix: '64m' }] : []),
+      ];
+      if (off.length > 0) {
+        findings.push({
+          id: 'upstream-unbuffered',
+          severity: 'warning',
+          title: `Gunicorn's sync workers behind keel without buffering (${off.map((o) => `${o.flag} ${o.now}`).join(', ')})`,
+          why: 'A sync worker serves one request at a time. Without buffering, a client that sends its body slowly, or reads its response slowly, holds a worker for as long as it likes, and a few such clients stop the app; Gunicorn\'s deployment guide asks for a buffering proxy in front for this reason.',
+          fix: `${off.map((o) => `${o.flag} ${o.fix}`).join(' and ')} (keel's defaults), or a worker class that serves several requests at once in ${where} (-k gthread --threads 4)`,
+          where: off[0].flag,
+        });
+      }
     }
     const keelLine = config.limitRequestLine === 0 ? 65_535 : config.limitRequestLine;
     if (limits.limitRequestLine !== null && keelLine > limits.limitRequestLine) {
