@@ -8,13 +8,14 @@
  * writer did before): a string held for up to 20 ms outlives the young-generation collections of
  * a busy worker and gets copied, then promoted, by the GC. Measured in a worker
  * (bench/cpu-per-request.sh, interleaved): 31.7-31.9 µs per request with strings, 30.9-31.0 µs
- * with the copy, 29.1-29.5 µs with the log off. In isolation the copy looks slower (430 against
- * 320 ns a line), because a loop that only logs allocates nothing else and never collects.
+ * with the copy, 29.1-29.5 µs with the log off. In isolation the copy measures no better, because
+ * a loop that only logs allocates nothing else and never collects (docs/benchmarks.md).
  *
  * Two buffers take turns: lines go into one while the other is being written.
  *
  * Lines must be ASCII (the access-log formats escape everything else), so they are written as
- * latin1, byte for byte. */
+ * latin1, byte for byte.
+ */
 import { closeSync, fstatSync, openSync, write, writeSync } from 'node:fs';
 
 const BATCH_BYTES = 64 * 1024;
