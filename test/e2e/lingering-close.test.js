@@ -86,7 +86,7 @@ const CASES = [
   },
 ];
 
-describe('lingering close: the last answer on a connection survives what the client sends after it', () => {
+describe('lingering close: the last answer on a connection survives what the client sends after it', { concurrency: true }, () => {
   const pki = makeCertificates();
   const leaf = pki.leaf('linger.test', { dns: ['localhost'], ip: ['127.0.0.1'] });
   let keel;
