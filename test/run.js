@@ -116,7 +116,10 @@ const totals = { passed: 0, failed: 0, skipped: 0 };
 function runSuite(node, label, files) {
   console.log(`\n# keel test suite on ${label}: ${files.length} files`);
   return new Promise((resolvePromise) => {
-    const child = spawn(node, ['--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=120000', ...files], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    // KEEL_TEST_DURATIONS=1 adds each file's time, slowest first, after the run (on stderr).
+    const durations = process.env.KEEL_TEST_DURATIONS ? ['--test-reporter=./test/helpers/durations-reporter.js', '--test-reporter-destination=stderr'] : [];
+    const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', ...durations];
+    const child = spawn(node, ['--test', ...reporters, '--test-concurrency=2', '--test-timeout=120000', ...files], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let tail = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
