@@ -27,8 +27,8 @@ export class BufferedLogWriter {
   /** Lines not yet handed to fs.write, as bytes: copied at once so no string outlives its request. */
   private buf: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES * 2);
   private used = 0;
-  /** The other buffer, free while no write is in flight. */
-  private spare: Buffer | null = Buffer.allocUnsafeSlow(BATCH_BYTES * 2);
+  /** The other buffer: the batch being written while `writing`, free otherwise. */
+  private spare: Buffer = Buffer.allocUnsafeSlow(BATCH_BYTES * 2);
   private fd: number;
   private readonly chunkLimit: number;
   private writing = false;
@@ -81,8 +81,8 @@ export class BufferedLogWriter {
     }
     const batch = this.buf;
     const length = this.used;
-    this.buf = this.spare ?? Buffer.allocUnsafeSlow(BATCH_BYTES * 2);
-    this.spare = null;
+    this.buf = this.spare;
+    this.spare = batch;
     this.used = 0;
     this.writing = true;
     this.writeFrom(batch, length, 0);
@@ -92,7 +92,6 @@ export class BufferedLogWriter {
   private writeFrom(batch: Buffer, length: number, offset: number): void {
     if (offset >= length) {
       this.writing = false;
-      this.spare = batch;
       if (this.used > 0) this.timer ??= setTimeout(this.onTimer, FLUSH_MS).unref();
       return;
     }
