@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BufferedLogWriter } from '../../dist/observe/buffered-log-writer.js';
+import { waitFor } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'keel-log-writer-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,14 +15,6 @@ let files = 0;
 const fresh = () => join(dir, `access-${++files}.log`);
 const line = (i) => `127.0.0.1 - - "GET /item/${i} HTTP/1.1" 200 ${i % 997} "-" "agent ${'x'.repeat(i % 50)}"\n`;
 
-async function until(check, what) {
-  for (let waited = 0; waited < 5000; waited += 10) {
-    if (check()) return;
-    await sleep(10);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 describe('BufferedLogWriter', () => {
   test('a few lines reach the file after the flush interval, not before', async () => {
     const path = fresh();
@@ -30,7 +22,7 @@ describe('BufferedLogWriter', () => {
     writer.write(line(1));
     writer.write(line(2));
     assert.equal(readFileSync(path, 'latin1'), '', 'nothing is written per line');
-    await until(() => readFileSync(path, 'latin1') === line(1) + line(2), 'the timer to flush two lines');
+    await waitFor(() => readFileSync(path, 'latin1') === line(1) + line(2), { timeout: 5000, interval: 10, what: 'the timer to flush two lines' });
     writer.close();
   });
 
@@ -45,7 +37,7 @@ describe('BufferedLogWriter', () => {
       writer.write(line(i));
     }
     assert.ok(expected.length > 4 * 64 * 1024, `the burst (${expected.length} bytes) is several batches`);
-    await until(() => readFileSync(path, 'latin1').length === expected.length, 'every byte of the burst');
+    await waitFor(() => readFileSync(path, 'latin1').length === expected.length, { timeout: 5000, interval: 10, what: 'every byte of the burst' });
     assert.equal(readFileSync(path, 'latin1'), expected);
     writer.close();
   });
@@ -60,7 +52,7 @@ describe('BufferedLogWriter', () => {
     assert.equal(readFileSync(path, 'latin1'), line(7), 'a closed writer writes nothing more');
   });
 
-  test('every byte value a line may carry is written as is (latin1, no UTF-8 re-encoding)', async () => {
+  test('every byte value a line may carry is written as is (latin1, no UTF-8 re-encoding)', () => {
     const path = fresh();
     const writer = new BufferedLogWriter(path);
     const text = 'escaped \\x22 and \x7e and \xe9\n';
@@ -69,7 +61,7 @@ describe('BufferedLogWriter', () => {
     assert.deepEqual(readFileSync(path), Buffer.from(text, 'latin1'));
   });
 
-  test('reopen after the file was moved: pending lines go to the old file, later ones to a new file', async () => {
+  test('reopen after the file was moved: pending lines go to the old file, later ones to a new file', () => {
     const path = fresh();
     const moved = `${path}.1`;
     const writer = new BufferedLogWriter(path);
