@@ -1,7 +1,8 @@
 // The access log's writer: lines arrive whole, in order and byte for byte, whether they are written
 // by the timer, by a full batch, while an earlier batch is still being written, or at close.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -40,6 +41,42 @@ describe('BufferedLogWriter', () => {
     await waitFor(() => readFileSync(path, 'latin1').length === expected.length, { timeout: 5000, interval: 10, what: 'every byte of the burst' });
     assert.equal(readFileSync(path, 'latin1'), expected);
     writer.close();
+  });
+
+  test('into a pipe nobody is reading yet: the batch held by the blocked write is not overwritten by later lines', async () => {
+    // The pipe fills at 64 KiB and the writer's fs.write blocks in the thread pool, holding its batch,
+    // while this turn goes on writing lines; they must go into the other buffer.
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = new BufferedLogWriter(fifo);
+    let expected = '';
+    for (let i = 0; i < 6000; i++) {
+      expected += line(i);
+      writer.write(line(i));
+    }
+    const got = [];
+    let total = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    try {
+      await waitFor(
+        () => {
+          try {
+            const n = readSync(reader, chunk);
+            got.push(Buffer.from(chunk.subarray(0, n)));
+            total += n;
+          } catch (err) {
+            if (err.code !== 'EAGAIN') throw err;
+          }
+          return total >= expected.length;
+        },
+        { timeout: 10_000, interval: 1, what: 'every byte through the pipe' },
+      );
+      assert.equal(Buffer.concat(got).toString('latin1'), expected);
+    } finally {
+      writer.close();
+      closeSync(reader);
+    }
   });
 
   test('close writes what is pending at once', () => {
