@@ -74,8 +74,9 @@ describe('BufferedLogWriter', () => {
       );
       assert.equal(Buffer.concat(got).toString('latin1'), expected);
     } finally {
-      writer.close();
+      // The reader first: a writer closing onto a full pipe that someone still holds open would block.
       closeSync(reader);
+      writer.close();
     }
   });
 
